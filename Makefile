@@ -1,0 +1,47 @@
+# Sift: the one door. `make help` lists the targets.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+PORT ?= 8501
+
+.DEFAULT_GOAL := help
+.PHONY: help run demo test lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# stamps: reinstall only when a requirements file changes
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(PIP) install -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
+	$(PIP) install -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime
+
+demo: $(VENV)/.runtime ## load the bundled rice data and train a first model, if missing
+	$(BIN)/python -m core demo
+
+run: demo ## install, prepare the demo, and serve the app on http://localhost:8501
+	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
+
+test: $(VENV)/.dev ## run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev ## ruff: lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev ## ruff: fix what can be fixed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.dev ## run the benchmarks and print their figures
+	$(BIN)/python -m bench
+
+clean: ## remove the virtual environment and caches (keeps data and models)
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Sift's Streamlit user interface: thin pages over core."""

@@ -1,0 +1,1 @@
+"""Display helpers: charts, tables and formatting. No business logic."""

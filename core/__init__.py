@@ -1,0 +1,1 @@
+"""Sift's core: the product's logic, independent of any user interface."""

@@ -1,0 +1,1 @@
+"""Reading files, role inference and dataset versions."""

@@ -1,0 +1,75 @@
+"""Engine and session factory, one per database URL. Nothing connects at import."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.config import Settings
+from core.db.models import Base, Counter
+
+COUNTERS = ("prediction",)
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str, busy_timeout_ms: int = 30_000) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@lru_cache(maxsize=8)
+def get_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def init_db(engine: Engine) -> None:
+    """Create missing tables. Idempotent; called by entry points, never at import."""
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        known = set(conn.execute(select(Counter.name)).scalars())
+        missing = [{"name": n, "value": 0} for n in COUNTERS if n not in known]
+        if missing:
+            conn.execute(insert(Counter), missing)
+
+
+def reserve_ids(session: Session, name: str, count: int) -> int:
+    """Reserve ``count`` consecutive ids from counter ``name``; returns the first one.
+
+    An ``UPDATE ... RETURNING`` is atomic on SQLite and PostgreSQL, so concurrent writers
+    never get overlapping ids. Call it inside the transaction that uses the ids.
+    """
+    stmt = update(Counter).where(Counter.name == name).values(value=Counter.value + count).returning(Counter.value)
+    last = session.execute(stmt).scalar_one()
+    return last - count + 1
+
+
+def counter_value(session: Session, name: str) -> int:
+    return session.execute(select(Counter.value).where(Counter.name == name)).scalar_one_or_none() or 0
+
+
+_initialised: set[str] = set()
+
+
+def open_database(settings: Settings) -> sessionmaker[Session]:
+    """The session factory for the settings' database, with its tables created once per process."""
+    if settings.db_url is None:
+        settings.ensure_folders()
+    engine = get_engine(settings.database_url, settings.sqlite_busy_timeout_ms)
+    if settings.database_url not in _initialised:
+        init_db(engine)
+        _initialised.add(settings.database_url)
+    return get_sessionmaker(engine)

@@ -1,0 +1,1 @@
+"""Model factories, tuning, evaluation: the one place that fits models."""

@@ -1,0 +1,33 @@
+"""Sift's entry point: page config, navigation over app/pages/, and the shared sidebar."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from app import resources
+from core.status import dataset_names
+
+PAGES = Path(__file__).parent / "app" / "pages"
+
+st.set_page_config(page_title="Sift", page_icon="🧪", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
+        st.Page(PAGES / "data.py", title="Data", icon=":material/table:", url_path="data"),
+        st.Page(PAGES / "predict.py", title="Predict", icon=":material/online_prediction:", url_path="predict"),
+        st.Page(PAGES / "models.py", title="Models", icon=":material/model_training:", url_path="models"),
+    ]
+)
+
+with st.sidebar:
+    with resources.sessions()() as session:
+        names = dataset_names(session=session)
+    if names:
+        if st.session_state.get(resources.DATASET_KEY) not in names:
+            st.session_state[resources.DATASET_KEY] = names[0]
+        st.selectbox("Dataset", names, key=resources.DATASET_KEY, help="Every page works on this dataset.")
+    else:
+        st.info("No dataset yet: run `python -m core demo` or ingest a CSV.")
+
+page.run()

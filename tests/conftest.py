@@ -1,0 +1,81 @@
+"""Fixtures: each test gets its own home (SQLite database, MLflow store) copied from a template."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.config import REPO_ROOT, Settings, get_settings
+from tests.homes import copy_home
+
+RICE = REPO_ROOT / "data" / "demo" / "rice_cammeo_osmancik.csv"
+TEST_TRIALS = 2
+
+
+def _build_empty_home(home: Path) -> Path:
+    from core import registry
+    from core.db import open_database
+
+    settings = Settings(home=home)
+    open_database(settings)
+    registry.ensure_store(settings)
+    return home
+
+
+@pytest.fixture(scope="session")
+def empty_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build_empty_home(tmp_path_factory.mktemp("templates") / "empty")
+
+
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory: pytest.TempPathFactory, empty_template: Path) -> Path:
+    """A home with the rice data ingested and a champion trained (once per test session)."""
+    from core.datasets.versions import ingest
+    from core.db import open_database
+    from core.training.train import train
+
+    home = copy_home(empty_template, tmp_path_factory.mktemp("templates") / "trained")
+    settings = Settings(home=home)
+    with open_database(settings).begin() as session:
+        ingest(session=session, path=RICE, name="rice", target="Class")
+    with open_database(settings).begin() as session:
+        train(session=session, settings=settings, dataset="rice", trials=TEST_TRIALS)
+    return home
+
+
+def _use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> Settings:
+    for variable in ("SIFT_DB_URL", "MLFLOW_TRACKING_URI", "SIFT_MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("SIFT_HOME", str(home))
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, empty_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings for a fresh, empty home of this test's own."""
+    yield _use_home(monkeypatch, copy_home(empty_template, tmp_path / "home"))
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def trained_settings(tmp_path: Path, trained_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings for a home of this test's own holding the rice data and a champion."""
+    yield _use_home(monkeypatch, copy_home(trained_template, tmp_path / "home"))
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def sessions(settings: Settings):
+    from core.db import open_database
+
+    return open_database(settings)
+
+
+@pytest.fixture
+def trained_sessions(trained_settings: Settings):
+    from core.db import open_database
+
+    return open_database(trained_settings)
