@@ -9,6 +9,9 @@ from core.config import Settings, get_settings
 from core.db import open_database
 
 DATASET_KEY = "sift_dataset"
+# the sidebar's dataset selectbox owns DATASET_KEY; a page asks for a change through this key,
+# which the entry script applies before the sidebar renders on the next run
+PENDING_DATASET_KEY = "sift_dataset_pending"
 
 
 def settings() -> Settings:
@@ -29,3 +32,8 @@ def sessions() -> sessionmaker[Session]:
 def current_dataset() -> str | None:
     """The dataset chosen in the sidebar (shared by every page)."""
     return st.session_state.get(DATASET_KEY)
+
+
+def select_dataset(name: str) -> None:
+    """Make ``name`` the sidebar's dataset from the next run on (call ``st.rerun()`` after)."""
+    st.session_state[PENDING_DATASET_KEY] = name

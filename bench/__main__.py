@@ -1,6 +1,6 @@
 """Run every benchmark: `python -m bench` (or `make bench`). Figures are printed, never asserted."""
 
-from bench import scoring
+from bench import ingest, quality, scoring
 
-for module in (scoring,):
+for module in (ingest, scoring, quality):
     module.main()

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.errors import SiftError
+from core.errors import ColumnError, SiftError
 
 DEMO_DATASET = "rice"
 DEMO_FILE = "rice_cammeo_osmancik.csv"
@@ -28,38 +28,152 @@ def _settings():
     return get_settings()
 
 
+def _roles(items: list[str] | None) -> dict[str, str]:
+    roles = {}
+    for item in items or []:
+        column, sep, role = item.rpartition("=")
+        if not sep or not column:
+            raise ColumnError(f"--role {item!r}: write COLUMN=ROLE, for example --role customer_id=identifier.")
+        roles[column] = role
+    return roles
+
+
+def _markers(text: str | None) -> list[str] | None:
+    # "NA,?" -> ["", "NA", "?"]: on the command line empty cells always count as missing
+    return None if text is None else ["", *text.split(",")]
+
+
 def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
     from core.datasets.versions import ingest
     from core.db import open_database
 
-    roles = dict(item.split("=", 1) for item in args.role or [])
+    roles = _roles(args.role)
     with open_database(_settings()).begin() as session:
-        version, created = ingest(session=session, path=args.path, name=args.name, target=args.target, roles=roles)
+        version, created = ingest(
+            session=session,
+            path=args.path,
+            name=args.name,
+            target=args.target,
+            roles=roles,
+            missing_markers=_markers(args.missing_markers),
+        )
         return {
             "dataset": version.name,
             "version": version.version,
             "rows": version.row_count,
             "columns": version.roles,
             "created": created,
+            "missing_markers": version.missing_markers,
         }
 
 
-def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+def _version_summary(version: Any) -> dict[str, Any]:
+    return {
+        "dataset": version.name,
+        "version": version.version,
+        "rows": version.row_count,
+        "columns": version.column_count,
+        "target": version.target,
+        "roles": version.roles,
+        "missing_markers": version.missing_markers,
+        "content_hash": version.content_hash,
+        "source_file": version.source_file,
+        "created_at": version.created_at.isoformat(),
+    }
+
+
+def cmd_datasets(args: argparse.Namespace) -> dict[str, Any]:
+    from core.datasets.versions import get_version, list_versions
     from core.db import open_database
-    from core.training.train import train
+
+    with open_database(_settings())() as session:
+        if args.name:
+            get_version(session=session, name=args.name)  # raises, listing known datasets
+        return {"versions": [_version_summary(v) for v in list_versions(session=session, name=args.name)]}
+
+
+def cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
+    from core.datasets.versions import compare_versions
+    from core.db import open_database
+
+    with open_database(_settings())() as session:
+        return compare_versions(session=session, name=args.dataset, a=args.a, b=args.b).as_dict()
+
+
+def cmd_delete(args: argparse.Namespace) -> dict[str, Any]:
+    from core.datasets.versions import delete_version
+    from core.db import open_database
 
     settings = _settings()
     with open_database(settings).begin() as session:
-        result = train(
+        deleted = delete_version(session=session, name=args.dataset, version=args.version, settings=settings)
+        return {"dataset": deleted.name, "version": deleted.version, "deleted": True}
+
+
+def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    """Train in the foreground, recorded as a job so one job per dataset holds across CLI and pages."""
+    from core import jobs
+    from core.db import open_database
+    from core.training import DEFAULT_BUDGET
+
+    settings = _settings()
+    sessions = open_database(settings)
+    # a named budget fills in the limits not given; explicit limits alone apply as given
+    budget = args.budget or (DEFAULT_BUDGET if args.trials is None and args.timeout is None else None)
+    with sessions.begin() as session:
+        job = jobs.submit_training(
             session=session,
-            settings=settings,
             dataset=args.dataset,
             dataset_version=args.dataset_version,
             trials=args.trials,
             timeout=args.timeout,
             seed=args.seed,
+            budget=budget,
         )
-    return result.as_dict()
+    print(f"Training job {job.id} for {job.dataset} v{job.dataset_version}…", file=sys.stderr)
+    return jobs.training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
+
+
+def cmd_run_job(args: argparse.Namespace) -> dict[str, Any]:
+    """Run a queued job (what ``core.jobs.start_job`` launches in the background)."""
+    from core import jobs
+    from core.db import open_database
+
+    settings = _settings()
+    job = jobs.run_job(sessions=open_database(settings), settings=settings, job_id=args.job_id)
+    jobs.training_result(job)  # a job that did not end done exits 2 with the reason
+    return jobs.job_as_dict(job)
+
+
+def cmd_jobs(args: argparse.Namespace) -> dict[str, Any]:
+    from core import jobs
+    from core.db import open_database
+
+    with open_database(_settings())() as session:
+        return {
+            "dataset": args.dataset,
+            "jobs": [jobs.job_as_dict(j) for j in jobs.list_jobs(session=session, dataset=args.dataset)],
+        }
+
+
+def cmd_cancel(args: argparse.Namespace) -> dict[str, Any]:
+    from core import jobs
+    from core.db import open_database
+
+    with open_database(_settings()).begin() as session:
+        return jobs.job_as_dict(jobs.cancel_job(session=session, job_id=args.job))
+
+
+def cmd_resume(args: argparse.Namespace) -> dict[str, Any]:
+    """Resume an interrupted or failed job in the foreground, continuing its Optuna study."""
+    from core import jobs
+    from core.db import open_database
+
+    settings = _settings()
+    sessions = open_database(settings)
+    with sessions.begin() as session:
+        job = jobs.resume_job(session=session, job_id=args.job)
+    return jobs.training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
 
 
 def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
@@ -82,6 +196,73 @@ def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
 
     versions = registry.list_versions(_settings(), args.dataset)
     return {"model": args.dataset, "versions": [v.as_dict() for v in versions]}
+
+
+def cmd_promote(args: argparse.Namespace) -> dict[str, Any]:
+    from core.db import open_database
+    from core.promotion import promote
+
+    settings = _settings()
+    with open_database(settings).begin() as session:
+        change = promote(
+            session=session, settings=settings, dataset=args.dataset, version=args.version, reason=args.reason
+        )
+    return change.as_dict()
+
+
+def cmd_rollback(args: argparse.Namespace) -> dict[str, Any]:
+    from core.db import open_database
+    from core.promotion import rollback
+
+    settings = _settings()
+    with open_database(settings).begin() as session:
+        change = rollback(session=session, settings=settings, dataset=args.dataset, reason=args.reason)
+    return change.as_dict()
+
+
+def cmd_history(args: argparse.Namespace) -> dict[str, Any]:
+    from core.db import open_database
+    from core.promotion import alias_history, history_rows
+
+    settings = _settings()
+    with open_database(settings).begin() as session:
+        events = alias_history(session=session, dataset=args.dataset, settings=settings)
+        return {"model": args.dataset, "history": history_rows(events)}
+
+
+def cmd_card(args: argparse.Namespace) -> dict[str, Any]:
+    from core import registry
+    from core.db import open_database
+    from core.model_card import build_card
+
+    settings = _settings()
+    version = args.version or registry.alias_version(settings, args.dataset)
+    with open_database(settings)() as session:
+        card = build_card(session=session, settings=settings, dataset=args.dataset, version=version)
+    out: dict[str, Any] = card.as_dict()
+    if args.output:
+        args.output.mkdir(parents=True, exist_ok=True)
+        markdown, page = args.output / f"{card.filename}.md", args.output / f"{card.filename}.html"
+        markdown.write_text(card.markdown(), encoding="utf-8")
+        page.write_text(card.html(), encoding="utf-8")
+        out["files"] = [str(markdown), str(page)]
+    return out
+
+
+def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
+    from core.db import open_database
+    from core.export import export_model
+
+    settings = _settings()
+    with open_database(settings)() as session:
+        return export_model(
+            session=session,
+            settings=settings,
+            dataset=args.dataset,
+            output=args.output,
+            fmt=args.format,
+            version=args.version,
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
@@ -122,15 +303,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="dataset name")
     p.add_argument("--target", required=True, help="the column to predict")
     p.add_argument("--role", action="append", metavar="COLUMN=ROLE", help="override an inferred role (repeatable)")
+    p.add_argument(
+        "--missing-markers",
+        metavar="LIST",
+        help="comma-separated values that mean missing, besides empty cells (default: NA,N/A,null,?)",
+    )
     p.set_defaults(func=cmd_ingest)
+
+    p = commands.add_parser("datasets", help="list dataset versions")
+    p.add_argument("--name", help="only this dataset")
+    p.set_defaults(func=cmd_datasets)
+
+    p = commands.add_parser("compare", help="compare two versions of a dataset: schema and size")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--a", required=True, type=_positive_int, help="the earlier version")
+    p.add_argument("--b", required=True, type=_positive_int, help="the later version")
+    p.set_defaults(func=cmd_compare)
+
+    p = commands.add_parser("delete", help="delete a dataset version no registered model was trained on")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--version", required=True, type=_positive_int)
+    p.set_defaults(func=cmd_delete)
 
     p = commands.add_parser("train", help="tune and register a model for a dataset")
     p.add_argument("--dataset", required=True)
     p.add_argument("--dataset-version", type=int, help="default: the latest version")
-    p.add_argument("--trials", type=_positive_int, help="Optuna trials (default: SIFT_DEFAULT_TRIALS)")
-    p.add_argument("--timeout", type=float, help="stop tuning after this many seconds")
+    p.add_argument(
+        "--budget",
+        choices=_budget_names(),
+        help="preset of trials and seconds (default: quick, unless --trials or --timeout is given)",
+    )
+    p.add_argument("--trials", type=_positive_int, help="XGBoost trials; overrides the budget's")
+    p.add_argument("--timeout", type=float, help="seconds for the search, from the start; overrides the budget's")
     p.add_argument("--seed", type=int)
     p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser("run-job", help="run a queued job (used by the background launcher)")
+    p.add_argument("job_id", type=_positive_int, metavar="JOB_ID")
+    p.set_defaults(func=cmd_run_job)
+
+    p = commands.add_parser("jobs", help="list a dataset's training jobs, newest first")
+    p.add_argument("--dataset", required=True)
+    p.set_defaults(func=cmd_jobs)
+
+    p = commands.add_parser("cancel", help="cancel a job: a queued one at once, a running one after its trial")
+    p.add_argument("--job", required=True, type=_positive_int)
+    p.set_defaults(func=cmd_cancel)
+
+    p = commands.add_parser("resume", help="resume an interrupted or failed job in the foreground")
+    p.add_argument("--job", required=True, type=_positive_int)
+    p.set_defaults(func=cmd_resume)
 
     p = commands.add_parser("predict", help="score a CSV file with the dataset's champion")
     p.add_argument("--dataset", required=True)
@@ -142,10 +364,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True)
     p.set_defaults(func=cmd_models)
 
+    p = commands.add_parser("promote", help="make a model version the champion (recorded in the alias history)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--version", required=True, type=_positive_int)
+    p.add_argument("--reason", default="", help="why, for the alias history")
+    p.set_defaults(func=cmd_promote)
+
+    p = commands.add_parser("rollback", help="make the previous champion the champion again")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--reason", default="", help="why, for the alias history")
+    p.set_defaults(func=cmd_rollback)
+
+    p = commands.add_parser("history", help="a model's alias history (who moved champion, when, why)")
+    p.add_argument("--dataset", required=True)
+    p.set_defaults(func=cmd_history)
+
+    p = commands.add_parser("card", help="a model version's card; --output writes it as Markdown and HTML")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--version", type=_positive_int, help="default: the champion")
+    p.add_argument("--output", type=Path, help="folder for model_card_NAME_vN.md and .html")
+    p.set_defaults(func=cmd_card)
+
+    p = commands.add_parser("export", help="export a model version (default: the champion) into a new folder")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--output", required=True, type=Path, help="a new (or empty) folder")
+    p.add_argument("--format", choices=("mlflow", "onnx"), default="mlflow")
+    p.add_argument("--version", type=_positive_int, help="default: the champion")
+    p.set_defaults(func=cmd_export)
+
     p = commands.add_parser("demo", help="load the bundled rice data and train a first model if missing")
     p.add_argument("--trials", type=_positive_int, default=DEMO_TRIALS)
     p.set_defaults(func=cmd_demo)
     return parser
+
+
+def _budget_names() -> list[str]:
+    from core.training import BUDGETS
+
+    return list(BUDGETS)
 
 
 def _positive_int(text: str) -> int:

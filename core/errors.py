@@ -34,3 +34,54 @@ class ModelNotFound(SiftError):
 
 class InputContractError(SiftError):
     """Input for scoring does not match the model's input contract."""
+
+
+class VersionInUse(SiftError):
+    """A dataset version that registered models were trained on, so it cannot be deleted."""
+
+
+class JobNotFound(SiftError):
+    """No job with that number."""
+
+
+class JobConflict(SiftError):
+    """The job's state does not allow this: another job is active for the dataset, or it has finished."""
+
+
+class JobFailed(SiftError):
+    """A training job ended without registering a model: it failed or was cancelled."""
+
+
+class InvalidBudget(SiftError):
+    """A training budget (preset, trials or seconds) that Sift cannot use."""
+
+
+class PromotionRefused(SiftError):
+    """A promotion or rollback that cannot be done: same version, or no earlier champion to go back to."""
+
+
+class ExportError(SiftError):
+    """A model cannot be exported in the asked format, or the output folder cannot be used."""
+
+
+class TrainingCancelled(SiftError):
+    """Training stopped on request before anything was registered."""
+
+    def __init__(self, message: str = "Training was cancelled; nothing was registered and the champion is unchanged."):
+        super().__init__(message)
+
+
+class PredictionNotFound(SiftError):
+    """No prediction with that id in the ledger."""
+
+
+class InvalidLabel(SiftError):
+    """A label that is not one of the model's classes (a new class needs a new dataset version and a retrain)."""
+
+
+class BatchInProgress(SiftError):
+    """The same file is being scored right now by another worker."""
+
+
+class BatchNotFound(SiftError):
+    """No scored batch with that id."""

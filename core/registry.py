@@ -149,6 +149,65 @@ def register_model(
     return get_version(settings, name, number)
 
 
+def log_run(
+    settings: Settings,
+    *,
+    name: str,
+    run_name: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+) -> str:
+    """Log a run without a model (a training candidate that was not registered); returns its id.
+
+    One batch write per run: parameters, metrics (NaN left out) and tags, code version included.
+    """
+    import time
+
+    from mlflow.entities import Metric, Param, RunTag
+
+    client = _client(settings)
+    run = client.create_run(_experiment_id(settings, name), run_name=run_name)
+    now = int(time.time() * 1000)
+    client.log_batch(
+        run.info.run_id,
+        metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v],
+        params=[Param(k, str(v)) for k, v in params.items()],
+        tags=[RunTag(k, str(v)) for k, v in (tags | {"sift.code_version": code_version()}).items()],
+    )
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    run_name: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+
+def list_runs(settings: Settings, name: str, *, tags: dict[str, str] | None = None) -> list[RunInfo]:
+    """The runs of the dataset's experiment, oldest first; ``tags`` keeps those with these tag values."""
+    client = _client(settings)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        return []
+    query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in (tags or {}).items())
+    runs = client.search_runs([experiment.experiment_id], filter_string=query, order_by=["attributes.start_time ASC"])
+    return [
+        RunInfo(
+            run_id=r.info.run_id,
+            run_name=r.info.run_name,
+            params=dict(r.data.params),
+            metrics=dict(r.data.metrics),
+            tags={k: v for k, v in r.data.tags.items() if not k.startswith("mlflow.")},
+        )
+        for r in runs
+    ]
+
+
 def _registered(client: Any, name: str) -> bool:
     from mlflow.exceptions import MlflowException
 
@@ -217,6 +276,33 @@ def set_alias(settings: Settings, name: str, alias: str, version: int) -> None:
     _client(settings).set_registered_model_alias(name, alias, int(version))
 
 
+def delete_alias(settings: Settings, name: str, alias: str) -> None:
+    """Remove ``alias`` from whichever version holds it (nothing happens if none does)."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client(settings)
+    try:
+        client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return
+    client.delete_registered_model_alias(name, alias)
+
+
+def download_model(settings: Settings, name: str, version: int, destination: str | os.PathLike) -> str:
+    """Copy the MLflow model directory (MLmodel, model file, requirements) of one version; returns its path."""
+    import mlflow
+
+    _client(settings)
+    return mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{int(version)}", dst_path=str(destination))
+
+
+def load_model_from_path(path: str | os.PathLike) -> Any:
+    """Load an MLflow model directory written by :func:`download_model` as a scikit-learn Pipeline."""
+    import mlflow
+
+    return mlflow.sklearn.load_model(str(path))
+
+
 def load_model(settings: Settings, name: str, version: int) -> Any:
     """The fitted scikit-learn Pipeline of one registered version."""
     import mlflow
@@ -230,6 +316,14 @@ def load_document(settings: Settings, run_id: str, filename: str) -> Any:
 
     _client(settings)
     return mlflow.artifacts.load_dict(f"runs:/{run_id}/{filename}")
+
+
+def load_documents(settings: Settings, run_id: str, filenames: list[str]) -> dict[str, Any]:
+    """The JSON documents of a run among ``filenames``; those the run does not have are left out."""
+    import mlflow
+
+    present = {a.path for a in _client(settings).list_artifacts(run_id)}
+    return {f: mlflow.artifacts.load_dict(f"runs:/{run_id}/{f}") for f in filenames if f in present}
 
 
 def model_uri(name: str, alias: str = CHAMPION) -> str:

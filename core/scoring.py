@@ -1,48 +1,100 @@
 """Scoring: the input contract, single and batch prediction, and the prediction ledger.
 
-The champion is resolved on every call (a promotion is picked up at once) and its loaded
-Pipeline is cached by version.
+**Which model scores.** The version holding the ``champion`` alias. Looking it up in MLflow costs
+about 3 ms, the largest part of scoring one row, so the answer is kept for :data:`CHAMPION_TTL`
+seconds per dataset, and looked up again at once whenever Sift's alias history
+(``alias_events``) has an entry newer than the one seen with it. So a promotion or rollback made
+through Sift (page or CLI, in any process) is picked up by the very next prediction, and an alias
+moved behind Sift's back (the MLflow UI, :func:`core.registry.set_alias`) within
+:data:`CHAMPION_TTL` seconds. :func:`forget_champions` drops the cache. Loaded Pipelines are kept
+by version.
+
+**The input contract** (:func:`build_contract`, stored with each model version): per feature its
+role, the training range and a typical value (numbers, dates), the known categories, and the
+format a dataset version recorded for it (number style, date format). :func:`check_inputs` holds
+rows against it: a missing column refuses the whole input; a value that cannot be read (text in a
+numeric column, an unparsable date, an infinite number) rejects its row with the reason; unseen
+categories and values outside the training range are scored and flagged.
+
+**Batches** (:func:`score_file`) are read in chunks; each chunk's ledger rows, its
+:class:`~core.db.models.BatchChunk` record and the batch's counters are stored in one
+transaction, by a writer thread that also writes the output files while the next chunk is read
+and predicted. A batch is complete once every chunk is stored. Scoring a file again while its
+batch is incomplete (interrupted, or its process gone) resumes that batch under the same id: the
+chunks already stored keep their prediction ids and are not recorded again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
+import itertools
 import json
+import logging
+import os
+import queue
 import threading
+import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import registry
 from core.config import Settings
-from core.datasets.reading import iter_csv
+from core.datasets.reading import iter_csv, sniff
+from core.datasets.roles import NUMBER_STYLES, convert_numbers, parse_datetimes
 from core.db.engine import reserve_ids
-from core.db.models import Batch, Prediction, utcnow
-from core.errors import InputContractError, InputFileError
+from core.db.models import AliasEvent, Batch, BatchChunk, Prediction, utcnow
+from core.errors import BatchInProgress, BatchNotFound, DatasetNotFound, InputContractError, InputFileError, SiftError
+from core.explain import Explanation, explain_row
 from core.features import coerce_inputs
 
+log = logging.getLogger(__name__)
+
 CONTRACT_FILE = "input_contract.json"
+CONTRACT_VERSION = 2
 MAX_CATEGORIES = 1000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 SOURCES = ("form", "batch", "api")
+CHUNK_ROWS = 200_000
+CHAMPION_TTL = 1.0  # seconds an alias lookup is trusted (see the module docstring)
+STALE_AFTER = timedelta(minutes=5)  # a running batch without a stored chunk for this long has lost its worker
+CONFIDENCE_BINS = 20
+PENDING_CHUNKS = 2  # chunks predicted and waiting for the writer: bounds memory
+OUTPUT_COLUMNS = ("prediction_id", "prediction", "confidence")
 
 
 # --- the input contract -------------------------------------------------------------------
 
 
+def _iso(moment: pd.Timestamp, with_time: bool) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if with_time else "%Y-%m-%d")
+
+
 def build_contract(frame: pd.DataFrame, features: list[dict[str, Any]], classes: list[Any]) -> dict[str, Any]:
-    """What the model was trained on: per feature its role, range or categories, a typical value."""
+    """What the model was trained on: per feature its role, range or categories, a typical value.
+
+    ``features`` are the dataset version's column entries; their ``format`` (number style, date
+    format), when there is one, is kept so files in the training file's style are read alike.
+    """
     typed = coerce_inputs(frame, features)
     specs = []
     for col in features:
         values = typed[col["name"]].dropna()
         spec: dict[str, Any] = {"name": col["name"], "role": col["role"]}
+        if col.get("format"):
+            spec["format"] = col["format"]
         if col["role"] == "numeric":
             whole = bool(len(values)) and bool((values == values.round()).all())
             spec.update(
@@ -51,54 +103,140 @@ def build_contract(frame: pd.DataFrame, features: list[dict[str, Any]], classes:
                 max=float(values.max()) if len(values) else None,
                 typical=float(values.median()) if len(values) else 0.0,
             )
+        elif col["role"] == "datetime":
+            ordered = values.sort_values()
+            with_time = bool((ordered != ordered.dt.normalize()).any())
+            spec.update(
+                has_time=with_time,
+                min=_iso(ordered.iloc[0], with_time) if len(ordered) else None,
+                max=_iso(ordered.iloc[-1], with_time) if len(ordered) else None,
+                typical=_iso(ordered.iloc[len(ordered) // 2], with_time) if len(ordered) else None,
+            )
         elif col["role"] == "text":
             spec.update(typical="")
         else:
             counts = values.value_counts()
             spec.update(
                 categories=[str(c) for c in counts.index[:MAX_CATEGORIES]],
+                complete=len(counts) <= MAX_CATEGORIES,
                 typical=str(counts.index[0]) if len(counts) else "",
             )
         specs.append(spec)
-    return {"features": specs, "classes": [_plain(c) for c in classes]}
+    return {"contract_version": CONTRACT_VERSION, "features": specs, "classes": [_plain(c) for c in classes]}
 
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def check_inputs(frame: pd.DataFrame, contract: dict[str, Any]) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """Check rows against the contract. Returns (typed features, rejection reason, flags), per row.
+def check_columns(names: list[str], contract: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(columns the model needs that ``names`` lacks, columns of ``names`` the model does not use)."""
+    needed = [f["name"] for f in contract["features"]]
+    present = set(names)
+    return [n for n in needed if n not in present], [n for n in names if n not in set(needed)]
 
-    A missing column is an error for the whole input; an unparsable value rejects its row;
-    unseen categories and values outside the training range are scored and flagged.
-    """
-    features = contract["features"]
-    missing = [f["name"] for f in features if f["name"] not in frame.columns]
+
+def _refuse_missing(missing: list[str]) -> None:
     if missing:
         raise InputContractError(
             f"Missing column{'s' if len(missing) > 1 else ''} the model needs: {', '.join(map(repr, missing))}. "
             "Add them (a column may be empty) and try again."
         )
-    typed = coerce_inputs(frame, features)
-    reasons = pd.Series("", index=frame.index, dtype=object)
-    flags = pd.Series("", index=frame.index, dtype=object)
+
+
+def _prepare(frame: pd.DataFrame, features: list[dict[str, Any]]) -> pd.DataFrame:
+    """The feature columns with numbers written in the training file's style and dates read.
+
+    Dates are read with the format the dataset version recorded, then as ISO 8601 (what forms
+    and the ledger use); :func:`coerce_inputs` does the rest.
+    """
+    out = {}
     for spec in features:
-        name = spec["name"]
+        name, role, fmt = spec["name"], spec["role"], spec.get("format")
+        values = frame[name]
+        if role == "numeric" and values.dtype == object:
+            plain = pd.to_numeric(values, errors="coerce")
+            if fmt in NUMBER_STYLES:
+                styled = convert_numbers(values, fmt).astype("float64")
+                plain = styled.where(styled.notna(), plain)
+            values = plain
+        elif role == "datetime" and not pd.api.types.is_datetime64_any_dtype(values):
+            parsed = parse_datetimes(values, fmt)
+            unread = parsed.isna() & values.notna()
+            if fmt not in (None, "ISO8601") and unread.any():
+                parsed[unread] = parse_datetimes(values[unread], "ISO8601")
+            values = parsed
+        out[name] = values
+    return pd.DataFrame(out, index=frame.index)
+
+
+class _Notes:
+    """Per-row notes (reasons or flags), built only for the rows that have one."""
+
+    def __init__(self, index: pd.Index):
+        self.index = index
+        self.parts: list[tuple[np.ndarray, str | pd.Series]] = []
+
+    def add(self, mask: pd.Series | np.ndarray, text: str | Callable[[np.ndarray], pd.Series]) -> None:
+        """Note ``text`` on the rows of ``mask``; a callable gets the mask and returns one text per such row."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self.parts.append((mask, text if isinstance(text, str) else text(mask)))
+
+    def series(self) -> pd.Series:
+        out = pd.Series("", index=self.index, dtype=object)
+        if not self.parts:
+            return out
+        rows = np.logical_or.reduce([mask for mask, _ in self.parts])
+        notes = pd.Series("", index=self.index[rows], dtype=object)
+        for mask, text in self.parts:
+            where = mask[rows]
+            piece = text if isinstance(text, str) else np.asarray(text, dtype=object)
+            current = notes[where]
+            notes[where] = np.where(current == "", piece, current + "; " + piece)
+        out[rows] = notes.to_numpy()
+        return out
+
+
+def _unreadable(name: str, raw: pd.Series, what: str) -> Callable[[np.ndarray], pd.Series]:
+    """Reasons naming the value, built only for the rows that need one."""
+    return lambda mask: f"{name}: " + raw[mask].astype(str).str.slice(0, 40).map(repr) + f" is not {what}"
+
+
+def check_inputs(frame: pd.DataFrame, contract: dict[str, Any]) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """Check rows against the contract. Returns (typed features, rejection reason, flags), per row.
+
+    A missing column is an error for the whole input; a value that cannot be read rejects its row
+    (the reason names the column and the value); unseen categories and values outside the
+    training range are scored and flagged. Missing values are scored (the model imputes them).
+    """
+    features = contract["features"]
+    _refuse_missing(check_columns(list(frame.columns), contract)[0])
+    typed = coerce_inputs(_prepare(frame, features), features)
+    reasons, flags = _Notes(frame.index), _Notes(frame.index)
+    for spec in features:
+        name, role = spec["name"], spec["role"]
         raw, value = frame[name], typed[name]
-        if spec["role"] == "numeric":
-            unparsable = raw.notna() & value.isna()
-            if unparsable.any():
-                reasons[unparsable] += f"{name}: not a number; "
+        if role == "numeric":
+            unread = raw.notna().to_numpy() & value.isna().to_numpy()
+            reasons.add(unread, _unreadable(name, raw, "a number"))
+            infinite = np.isinf(value.to_numpy())
+            if infinite.any():
+                reasons.add(infinite, f"{name}: not a finite number")
+                typed[name] = value.where(~infinite)
             if spec.get("min") is not None:
-                outside = (value < spec["min"]) | (value > spec["max"])
-                if outside.any():
-                    flags[outside] += f"{name}: outside training range; "
-        elif "categories" in spec:
-            unseen = value.notna() & ~value.isin(spec["categories"])
-            if unseen.any():
-                flags[unseen] += f"{name}: unseen category; "
-    return typed, reasons.str.rstrip("; "), flags.str.rstrip("; ")
+                flags.add((value < spec["min"]) | (value > spec["max"]), f"{name}: outside training range")
+        elif role == "datetime":
+            unread = raw.notna().to_numpy() & value.isna().to_numpy()
+            reasons.add(unread, _unreadable(name, raw, "a date"))
+            if spec.get("min") is not None:
+                low, high = pd.Timestamp(spec["min"]), pd.Timestamp(spec["max"])
+                if not spec.get("has_time"):
+                    high = high + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")  # the whole last day
+                flags.add((value < low) | (value > high), f"{name}: outside training dates")
+        elif "categories" in spec and spec.get("complete", True):
+            flags.add(value.notna() & ~value.isin(spec["categories"]), f"{name}: unseen category")
+    return typed, reasons.series(), flags.series()
 
 
 # --- the champion ---------------------------------------------------------------------------
@@ -110,14 +248,31 @@ class LoadedModel:
     version: int
     pipeline: Any
     contract: dict[str, Any]
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def classes(self) -> list[Any]:
         return self.contract["classes"]
 
+    @property
+    def features(self) -> list[dict[str, Any]]:
+        return self.contract["features"]
+
+    @cached_property
+    def typical(self) -> pd.DataFrame:
+        """One row of typical training values, typed like the model's inputs."""
+        values = {f["name"]: f.get("typical") for f in self.features}
+        return coerce_inputs(_prepare(pd.DataFrame([values]), self.features), self.features)
+
+    @cached_property
+    def class_labels(self) -> np.ndarray:
+        return np.asarray([str(c) for c in self.classes], dtype=object)
+
 
 _models: dict[tuple[str, str, int], LoadedModel] = {}
 _models_lock = threading.Lock()
+_champions: dict[tuple[str, str], tuple[int, float, int | None]] = {}
+_champions_lock = threading.Lock()
 
 
 def load_version(settings: Settings, name: str, version: int) -> LoadedModel:
@@ -130,15 +285,123 @@ def load_version(settings: Settings, name: str, version: int) -> LoadedModel:
                 version=int(version),
                 pipeline=registry.load_model(settings, name, version),
                 contract=registry.load_document(settings, info.run_id, CONTRACT_FILE),
+                tags=dict(info.tags),
             )
         return _models[key]
 
 
-def load_champion(settings: Settings, name: str) -> LoadedModel:
-    return load_version(settings, name, registry.alias_version(settings, name))
+def _latest_alias_event(session: Session, name: str) -> int | None:
+    return session.scalar(select(func.max(AliasEvent.id)).where(AliasEvent.model_name == name))
 
 
-# --- scoring --------------------------------------------------------------------------------
+def champion_version(settings: Settings, name: str, *, session: Session | None = None) -> int:
+    """The version holding ``champion`` (cached as the module docstring says; ``session`` lets a
+    promotion recorded in Sift's alias history be seen at once)."""
+    key = (settings.tracking_uri, name)
+    event = _latest_alias_event(session, name) if session is not None else None
+    now = time.monotonic()
+    with _champions_lock:
+        cached = _champions.get(key)
+    if cached is not None and now - cached[1] < CHAMPION_TTL and (session is None or cached[2] == event):
+        return cached[0]
+    version = registry.alias_version(settings, name)
+    with _champions_lock:
+        _champions[key] = (version, now, event)
+    return version
+
+
+def forget_champions() -> None:
+    """Forget every cached champion lookup: the next call asks MLflow."""
+    with _champions_lock:
+        _champions.clear()
+
+
+def load_champion(settings: Settings, name: str, *, session: Session | None = None) -> LoadedModel:
+    return load_version(settings, name, champion_version(settings, name, session=session))
+
+
+# --- the ledger -----------------------------------------------------------------------------
+
+_LEDGER_KEYS = [c.name for c in Prediction.__table__.columns]
+_SQLITE_INSERT = f"INSERT INTO predictions ({', '.join(_LEDGER_KEYS)}) VALUES ({', '.join('?' * len(_LEDGER_KEYS))})"
+
+
+def _json_lines(frame: pd.DataFrame) -> list[str]:
+    if frame.empty:
+        return []
+    # pandas' JSON writer is C code: far faster than json.dumps per row
+    return frame.to_json(orient="records", lines=True, date_format="iso").rstrip("\n").split("\n")
+
+
+@dataclass
+class _LedgerRows:
+    """The columns of a block of ledger rows, as lists the driver takes."""
+
+    inputs: list[str]
+    predicted: list[str]
+    probabilities: list[str]
+    confidence: list[float]
+    flags: list[str]
+
+    @classmethod
+    def build(cls, model: LoadedModel, typed: pd.DataFrame, proba: np.ndarray, flags: pd.Series) -> _LedgerRows:
+        proba = np.asarray(proba, dtype="float64")
+        probabilities = pd.DataFrame(proba, columns=list(model.class_labels)).round(6)
+        return cls(
+            inputs=_json_lines(typed),
+            predicted=model.class_labels[proba.argmax(axis=1)].tolist() if len(proba) else [],
+            probabilities=_json_lines(probabilities),
+            confidence=proba.max(axis=1).tolist() if len(proba) else [],
+            flags=flags.tolist(),
+        )
+
+
+def _insert_ledger(
+    connection: Connection,
+    first_id: int,
+    rows: _LedgerRows,
+    *,
+    model: LoadedModel,
+    source: str,
+    batch_id: str | None,
+    now: datetime,
+) -> None:
+    """Insert ledger rows ``first_id``, ``first_id + 1``, ... in the connection's transaction.
+
+    On SQLite through the driver's ``executemany`` with tuples (the fastest path, no per-row
+    dicts); elsewhere through SQLAlchemy Core ``insert()``, which uses each driver's bulk path.
+    """
+    n = len(rows.inputs)
+    columns = {
+        "id": range(first_id, first_id + n),
+        "created_at": itertools.repeat(now),
+        "dataset": itertools.repeat(model.name),
+        "model_name": itertools.repeat(model.name),
+        "model_version": itertools.repeat(model.version),
+        "inputs": rows.inputs,
+        "predicted_class": rows.predicted,
+        "probabilities": rows.probabilities,
+        "confidence": rows.confidence,
+        "flags": rows.flags,
+        "source": itertools.repeat(source),
+        "batch_id": itertools.repeat(batch_id),
+    }
+    if connection.dialect.name == "sqlite":
+        stamp = Prediction.__table__.c.created_at.type.dialect_impl(connection.dialect).bind_processor(
+            connection.dialect
+        )
+        columns["created_at"] = itertools.repeat(stamp(now) if stamp else now)
+        cursor = connection.connection.cursor()  # the driver's own, inside the caller's transaction
+        try:
+            cursor.executemany(_SQLITE_INSERT, zip(*(columns[k] for k in _LEDGER_KEYS), strict=False))
+        finally:
+            cursor.close()
+    else:
+        rows_ = zip(*(columns[k] for k in _LEDGER_KEYS), strict=False)
+        connection.execute(insert(Prediction), [dict(zip(_LEDGER_KEYS, row, strict=True)) for row in rows_])
+
+
+# --- one row --------------------------------------------------------------------------------
 
 
 @dataclass
@@ -149,90 +412,414 @@ class ScoredRow:
     confidence: float
     model_version: int
     flags: list[str]
+    explanation: Explanation | None = None
+    model_name: str = ""
 
 
-def _predict(model: LoadedModel, typed: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    proba = model.pipeline.predict_proba(typed)
-    classes = np.asarray(model.classes, dtype=object)
-    return proba, classes[np.argmax(proba, axis=1)]
+def _form_value(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
 
 
-def _ledger_rows(
-    first_id: int,
-    model: LoadedModel,
-    typed: pd.DataFrame,
-    proba: np.ndarray,
-    predicted: np.ndarray,
-    flags: pd.Series,
-    source: str,
-    batch_id: str | None,
-) -> list[dict[str, Any]]:
-    now = utcnow()
-    # pandas' JSON writer is C code: far faster than json.dumps per row for big batches
-    inputs = typed.to_json(orient="records", lines=True, date_format="iso").splitlines() if len(typed) else []
-    probas = pd.DataFrame(proba, columns=[str(c) for c in model.classes]).round(6)
-    probabilities = probas.to_json(orient="records", lines=True).splitlines() if len(typed) else []
-    confidence = proba.max(axis=1)
-    return [
-        {
-            "id": first_id + i,
-            "created_at": now,
-            "dataset": model.name,
-            "model_name": model.name,
-            "model_version": model.version,
-            "inputs": inputs[i],
-            "predicted_class": str(predicted[i]),
-            "probabilities": probabilities[i],
-            "confidence": float(confidence[i]),
-            "flags": flags.iat[i],
-            "source": source,
-            "batch_id": batch_id,
-        }
-        for i in range(len(typed))
-    ]
+def score_values(
+    *, session: Session, model: LoadedModel, values: dict[str, Any], source: str = "form", explain: bool = True
+) -> ScoredRow:
+    """Score one row with ``model``, explain it and record it in the ledger. The caller commits."""
+    frame = pd.DataFrame([{k: _form_value(v) for k, v in values.items()}])
+    typed, reasons, flags = check_inputs(frame, model.contract)
+    if reasons.iat[0]:
+        raise InputContractError(f"This row cannot be scored: {reasons.iat[0]}. Correct the value and try again.")
+    transformed = model.pipeline[:-1].transform(typed)
+    proba = np.asarray(model.pipeline[-1].predict_proba(transformed), dtype="float64")
+    best = int(proba[0].argmax())
+    explanation = (
+        explain_row(model.pipeline, typed, best, typical=model.typical, transformed=transformed) if explain else None
+    )
+    first_id = reserve_ids(session, "prediction", 1)
+    rows = _LedgerRows.build(model, typed, proba, flags)
+    _insert_ledger(session.connection(), first_id, rows, model=model, source=source, batch_id=None, now=utcnow())
+    return ScoredRow(
+        prediction_id=first_id,
+        prediction=_plain(model.classes[best]),
+        probabilities={str(c): float(p) for c, p in zip(model.classes, proba[0], strict=True)},
+        confidence=float(proba[0, best]),
+        model_version=model.version,
+        flags=[f for f in flags.iat[0].split("; ") if f],
+        explanation=explanation,
+        model_name=model.name,
+    )
 
 
 def score_row(
-    *, session: Session, settings: Settings, dataset: str, values: dict[str, Any], source: str = "form"
+    *,
+    session: Session,
+    settings: Settings,
+    dataset: str,
+    values: dict[str, Any],
+    source: str = "form",
+    explain: bool = True,
 ) -> ScoredRow:
-    """Score one row with the champion and record it in the ledger. The caller commits."""
-    model = load_champion(settings, dataset)
-    frame = pd.DataFrame([values])
-    typed, reasons, flags = check_inputs(frame, model.contract)
-    if reasons.iat[0]:
-        raise InputContractError(f"This row cannot be scored: {reasons.iat[0]}.")
-    proba, predicted = _predict(model, typed)
-    first_id = reserve_ids(session, "prediction", 1)
-    session.execute(insert(Prediction), _ledger_rows(first_id, model, typed, proba, predicted, flags, source, None))
-    return ScoredRow(
-        prediction_id=first_id,
-        prediction=_plain(predicted[0]),
-        probabilities={str(c): float(p) for c, p in zip(model.classes, proba[0], strict=True)},
-        confidence=float(proba[0].max()),
-        model_version=model.version,
-        flags=[f for f in flags.iat[0].split("; ") if f],
-    )
+    """Score one row with the champion, explain it and record it in the ledger. The caller commits."""
+    model = load_champion(settings, dataset, session=session)
+    return score_values(session=session, model=model, values=values, source=source, explain=explain)
+
+
+# --- spreadsheet-safe CSV -------------------------------------------------------------------
+
+
+def _risky(text: str) -> bool:
+    return text.startswith(FORMULA_PREFIXES)
+
+
+def _text_columns(frame: pd.DataFrame) -> np.ndarray:
+    return np.flatnonzero([dtype.kind == "O" for dtype in frame.dtypes])
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Make text cells safe to open in a spreadsheet (OWASP CSV injection guidance).
 
     A text cell starting with = + - @ tab or CR gets a leading apostrophe; numbers, including
-    negative ones, stay numbers.
+    negative ones written as text, stay numbers. Works on distinct values, so it is cheap on
+    columns such as the predicted class.
     """
-    out = frame.copy()
-    for column in out.select_dtypes(include="object").columns:
-        values = out[column]
-        text = values.astype(str)
-        risky = values.notna() & text.str.startswith(FORMULA_PREFIXES)
-        if risky.any():
-            numeric = pd.to_numeric(values.where(risky), errors="coerce").notna()
-            out.loc[risky & ~numeric, column] = "'" + text[risky & ~numeric]
+    out = frame
+    for position in _text_columns(frame):
+        values = frame.iloc[:, position]
+        codes, uniques = pd.factorize(values)
+        if not len(uniques):
+            continue
+        text = pd.Series(uniques, dtype=object).astype(str)
+        risky = text.str.startswith(FORMULA_PREFIXES).to_numpy()
+        if not risky.any():
+            continue
+        numeric = pd.to_numeric(pd.Series(uniques, dtype=object).where(risky), errors="coerce").notna().to_numpy()
+        change = risky & ~numeric
+        if not change.any():
+            continue
+        fixed = np.asarray(uniques, dtype=object).copy()
+        fixed[change] = "'" + text[change].to_numpy(dtype=object)
+        if out is frame:
+            out = frame.copy()
+        out.iloc[:, position] = pd.Series(np.append(fixed, None)[codes], index=frame.index, dtype=object)
     return out
+
+
+def _safe_header(names: list[str]) -> list[str]:
+    return ["'" + n if _risky(n) else n for n in map(str, names)]
+
+
+class CsvOutput:
+    """A CSV file written in parts with pyarrow's writer (C++, outside the GIL), neutralised.
+
+    Text cells and header names a spreadsheet would run as formulas get a leading apostrophe;
+    text cells are quoted. The header is written with the first part, even an empty one.
+    """
+
+    def __init__(self, sink: str | Path | BinaryIO):
+        self.sink = sink
+        self._stream: Any = None
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+
+        if self._stream is not None and frame.empty:
+            return
+        safe = neutralise_formulas(frame)
+        safe = safe.set_axis(_safe_header(list(safe.columns)), axis=1)
+        try:
+            table = pa.Table.from_pandas(safe, preserve_index=False)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed types in a text column: write them as text
+            for position in _text_columns(safe):
+                column = safe.iloc[:, position]
+                safe.iloc[:, position] = column.map(str).where(column.notna(), None)
+            table = pa.Table.from_pandas(safe, preserve_index=False)
+        if self._stream is None:
+            if isinstance(self.sink, (str, Path)):
+                self._stream = pa.OSFile(str(self.sink), "wb")
+            else:
+                self._stream = self.sink
+            header = True
+        else:
+            header = False
+        pa_csv.write_csv(table, self._stream, pa_csv.WriteOptions(include_header=header))
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        if self._stream is not None and isinstance(self.sink, (str, Path)):
+            self._stream.close()
 
 
 def rejected_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.rejected.csv")
+
+
+# --- batches ----------------------------------------------------------------------------------
+
+
+def file_fingerprint(path: str | Path) -> tuple[str, int]:
+    """(sha256 of the file, number of line breaks): one pass, the GIL released while hashing."""
+    digest, lines = hashlib.sha256(), 0
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+            lines += block.count(b"\n")
+    return digest.hexdigest(), lines
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without their (UTC) time zone."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def batch_status(batch: Batch, now: datetime | None = None) -> str:
+    """running | complete | incomplete; a running batch whose worker is gone is incomplete."""
+    if batch.status != "running":
+        return batch.status
+    from core.jobs import HOST, process_alive
+
+    if batch.pid is not None and batch.host == HOST and not process_alive(batch.pid):
+        return "incomplete"
+    last = _aware(batch.heartbeat_at or batch.created_at)
+    return "incomplete" if last is None or (now or datetime.now(UTC)) - last > STALE_AFTER else "running"
+
+
+def find_unfinished(*, session: Session, dataset: str, input_hash: str) -> Batch | None:
+    """The latest batch of this file (by content) for the dataset that is not complete, if any."""
+    stmt = (
+        select(Batch)
+        .where(Batch.dataset == dataset, Batch.input_hash == input_hash, Batch.status != "complete")
+        .order_by(Batch.created_at.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+@dataclass
+class _Chunk:
+    number: int
+    first_row: int  # rows of the file before this chunk
+    frame: pd.DataFrame
+    good: np.ndarray
+    reasons: pd.Series
+    flags: pd.Series
+    typed: pd.DataFrame  # the good rows
+    proba: np.ndarray
+    stored: BatchChunk | None  # already in the ledger (a resumed batch)
+
+    @property
+    def scored(self) -> int:
+        return len(self.typed)
+
+
+def _class_mix(model: LoadedModel, proba: np.ndarray) -> dict[str, int]:
+    if not len(proba):
+        return {}
+    counts = np.bincount(proba.argmax(axis=1), minlength=len(model.classes))
+    return {label: int(n) for label, n in zip(model.class_labels, counts, strict=True) if n}
+
+
+def _confidence_bins(proba: np.ndarray) -> list[int]:
+    if not len(proba):
+        return [0] * CONFIDENCE_BINS
+    counts, _ = np.histogram(proba.max(axis=1), bins=CONFIDENCE_BINS, range=(0.0, 1.0))
+    return counts.astype(int).tolist()
+
+
+def _renamed(names: list[str], taken: set[str]) -> dict[str, str]:
+    """Input columns that clash with the columns scoring adds, and their names in the output."""
+    renames = {}
+    for name in names:
+        if name in taken:
+            new = f"input_{name}"
+            while new in taken or new in names:
+                new = f"input_{new}"
+            renames[name] = new
+    return renames
+
+
+class _Writer(threading.Thread):
+    """Stores chunks in order: ledger rows and chunk record in one transaction, then the output files.
+
+    Runs beside the reading and predicting of the next chunks (queue of :data:`PENDING_CHUNKS`).
+    pyarrow writes the CSV files and SQLite inserts the rows mostly outside the GIL.
+    """
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        batch: Batch,
+        model: LoadedModel,
+        source: str,
+        output: CsvOutput,
+        rejected: CsvOutput,
+        renames: dict[str, str],
+        renames_rejected: dict[str, str],
+    ):
+        super().__init__(name=f"sift-batch-{batch.id}", daemon=True)
+        self.sessions = sessions
+        self.batch_id = batch.id
+        self.attempt = batch.attempt
+        self.model = model
+        self.source = source
+        self.output = output
+        self.rejected = rejected
+        self.renames = renames
+        self.renames_rejected = renames_rejected
+        self.queue: queue.Queue[_Chunk | None] = queue.Queue(maxsize=PENDING_CHUNKS)
+        self.error: BaseException | None = None
+        self.stored_rows = 0
+
+    def run(self) -> None:
+        while True:
+            chunk = self.queue.get()
+            if chunk is None:
+                return
+            if self.error is not None:
+                continue  # drain: the main thread stops at its next put
+            try:
+                self._store(chunk)
+            except BaseException as exc:
+                self.error = exc
+
+    def put(self, chunk: _Chunk | None) -> None:
+        while True:
+            if self.error is not None and chunk is not None:
+                raise self.error
+            try:
+                self.queue.put(chunk, timeout=0.5)
+                return
+            except queue.Full:
+                if not self.is_alive():
+                    raise RuntimeError("the batch writer stopped unexpectedly") from self.error
+
+    def finish(self) -> None:
+        """Store what is queued, then stop."""
+        if self.is_alive():
+            self.put(None)
+            self.join()
+
+    def _store(self, chunk: _Chunk) -> None:
+        model = self.model
+        first_id = chunk.stored.first_id if chunk.stored is not None else 0
+        if chunk.stored is None:
+            now = utcnow()
+            rows = _LedgerRows.build(model, chunk.typed, chunk.proba, chunk.flags[chunk.good])
+            with self.sessions.begin() as session:
+                if chunk.scored:
+                    first_id = reserve_ids(session, "prediction", chunk.scored)
+                    _insert_ledger(
+                        session.connection(),
+                        first_id,
+                        rows,
+                        model=model,
+                        source=self.source,
+                        batch_id=self.batch_id,
+                        now=now,
+                    )
+                session.add(
+                    BatchChunk(
+                        batch_id=self.batch_id,
+                        number=chunk.number,
+                        first_id=first_id,
+                        rows=len(chunk.frame),
+                        scored=chunk.scored,
+                        rejected=len(chunk.frame) - chunk.scored,
+                        class_mix=_class_mix(model, chunk.proba),
+                        confidence_bins=_confidence_bins(chunk.proba),
+                        created_at=now,
+                    )
+                )
+                claimed = session.execute(
+                    update(Batch)
+                    .where(Batch.id == self.batch_id, Batch.attempt == self.attempt)
+                    .execution_options(synchronize_session=False)
+                    .values(
+                        rows=Batch.rows + len(chunk.frame),
+                        scored=Batch.scored + chunk.scored,
+                        rejected=Batch.rejected + len(chunk.frame) - chunk.scored,
+                        chunks_done=Batch.chunks_done + 1,
+                        heartbeat_at=now,
+                    )
+                ).rowcount
+                if claimed != 1:
+                    raise BatchInProgress(
+                        f"Batch {self.batch_id} was taken over by another worker; this run stopped. "
+                        "Look at the Batches list for its state."
+                    )
+        self._write_files(chunk, first_id)
+        self.stored_rows += len(chunk.frame)
+
+    def _write_files(self, chunk: _Chunk, first_id: int) -> None:
+        model, good = self.model, chunk.good
+        scored = chunk.frame if good.all() else chunk.frame[good]
+        out = scored.rename(columns=self.renames) if self.renames else scored.copy()
+        proba = chunk.proba
+        out["prediction_id"] = np.arange(first_id, first_id + chunk.scored, dtype="int64")
+        out["prediction"] = (
+            np.asarray(model.classes, dtype=object)[proba.argmax(axis=1)] if chunk.scored else np.empty(0, object)
+        )
+        out["confidence"] = proba.max(axis=1) if chunk.scored else np.empty(0)
+        for i, label in enumerate(model.class_labels):
+            out[f"proba_{label}"] = proba[:, i] if chunk.scored else np.empty(0)
+        out["flags"] = chunk.flags[good].to_numpy(dtype=object) if chunk.scored else np.empty(0, object)
+        self.output.write(out)
+        bad = ~good
+        rejects = chunk.frame[bad].rename(columns=self.renames_rejected)
+        rejects["row"] = np.flatnonzero(bad) + chunk.first_row + 1
+        rejects["reason"] = chunk.reasons[bad].to_numpy(dtype=object)
+        self.rejected.write(rejects)
+
+
+def _claim(
+    session: Session, *, batch: Batch | None, dataset: str, model: LoadedModel, digest: str, **values: Any
+) -> Batch:
+    """Create the batch, or take over an unfinished one (refused while its worker is alive)."""
+    from core.jobs import HOST
+
+    now = utcnow()
+    if batch is None:
+        batch = Batch(
+            id=uuid.uuid4().hex[:16],
+            dataset=dataset,
+            model_version=model.version,
+            input_hash=digest,
+            status="running",
+            pid=os.getpid(),
+            host=HOST,
+            attempt=1,
+            heartbeat_at=now,
+            created_at=now,
+            **values,
+        )
+        session.add(batch)
+        session.flush()
+        return batch
+    if batch_status(batch) == "running":
+        raise BatchInProgress(
+            f"This file is being scored right now (batch {batch.id}, {batch.rows:,} rows so far). "
+            "Wait for it to finish, or look at the Batches list."
+        )
+    taken = session.execute(
+        update(Batch)
+        .where(Batch.id == batch.id, Batch.attempt == batch.attempt)
+        .execution_options(synchronize_session=False)
+        .values(status="running", pid=os.getpid(), host=HOST, attempt=batch.attempt + 1, heartbeat_at=now, error=None)
+    ).rowcount
+    if taken != 1:
+        raise BatchInProgress(f"Another worker has just resumed batch {batch.id}. Look at the Batches list.")
+    session.refresh(batch)
+    return batch
+
+
+def _summary(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__
 
 
 def score_file(
@@ -243,82 +830,281 @@ def score_file(
     input_path: str | Path,
     output_path: str | Path,
     source: str = "batch",
-    chunk_size: int = 200_000,
-    progress: Callable[[int], None] | None = None,
+    source_name: str | None = None,
+    chunk_size: int = CHUNK_ROWS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Score a CSV file in chunks with the champion; write scored and rejected rows; fill the ledger.
 
-    Each chunk's ledger rows are written in one transaction; the batch is marked complete when
-    every chunk is stored.
+    Every input row ends in exactly one of ``output_path`` (scored) and
+    ``<output stem>.rejected.csv`` (with ``row``, its number in the file, and ``reason``).
+    ``progress(rows_done, rows_expected)`` is called after each chunk (``rows_expected`` is
+    counted from the file's line breaks: an estimate when values hold line breaks). An
+    unfinished batch of the same file is resumed with its own model version and chunk size.
     """
     input_path, output_path = Path(input_path), Path(output_path)
-    model = load_champion(settings, dataset)
-    fmt, chunks = iter_csv(input_path, chunksize=chunk_size)
-    missing = [f["name"] for f in model.contract["features"] if f["name"] not in fmt.names]
-    if missing:
-        check_inputs(pd.DataFrame(columns=fmt.names), model.contract)  # raises, naming the columns
-    batch_id = uuid.uuid4().hex[:16]
-    rejected_file = rejected_path(output_path)
-    total = scored = rejected = 0
-    first = True
-    try:
-        for chunk in chunks:
-            if first:  # the batch exists once there is a row to score
-                if chunk.empty:
-                    break
-                with sessions.begin() as session:
-                    session.add(
-                        Batch(id=batch_id, dataset=dataset, model_version=model.version, source_file=input_path.name)
-                    )
-            typed, reasons, flags = check_inputs(chunk, model.contract)
-            bad = reasons != ""
-            good = ~bad
-            proba, predicted = _predict(model, typed[good]) if good.any() else (np.empty((0, 0)), np.empty(0))
-            n_good = int(good.sum())
-            with sessions.begin() as session:
-                first_id = reserve_ids(session, "prediction", n_good) if n_good else 0
-                if n_good:
-                    rows = _ledger_rows(first_id, model, typed[good], proba, predicted, flags[good], source, batch_id)
-                    session.execute(insert(Prediction), rows)
-            out = chunk[good].copy()
-            out["prediction_id"] = np.arange(first_id, first_id + n_good)
-            out["prediction"] = predicted
-            out["confidence"] = proba.max(axis=1) if n_good else []
-            for i, label in enumerate(model.classes):
-                out[f"proba_{label}"] = proba[:, i] if n_good else []
-            out["flags"] = flags[good]
-            neutralise_formulas(out).to_csv(output_path, mode="w" if first else "a", header=first, index=False)
-            rejects = chunk[bad].copy()
-            rejects["reason"] = reasons[bad]
-            neutralise_formulas(rejects).to_csv(rejected_file, mode="w" if first else "a", header=first, index=False)
-            first = False
-            total += len(chunk)
-            scored += n_good
-            rejected += int(bad.sum())
-            if progress:
-                progress(total)
-    except BaseException:
-        if first:
-            raise
-        with sessions.begin() as session:
-            batch = session.get(Batch, batch_id)
-            batch.status, batch.rows, batch.scored, batch.rejected = "failed", total, scored, rejected
-        raise
-    if first:
-        raise InputFileError(f"{input_path.name} has a header but no rows. Add rows to score and try again.")
+    fingerprint: dict[str, Any] = {}
+
+    def hash_file() -> None:
+        try:
+            fingerprint["value"] = file_fingerprint(input_path)
+        except BaseException as exc:  # reported when joined
+            fingerprint["error"] = exc
+
+    fmt = sniff(input_path)  # refuses what is not a readable CSV file before anything else
+    hasher = threading.Thread(target=hash_file, name="sift-batch-hash", daemon=True)
+    hasher.start()
+    with sessions() as session:
+        model = load_champion(settings, dataset, session=session)
+    missing, extra = check_columns(fmt.names, model.contract)
+    _refuse_missing(missing)
+    hasher.join()
+    if "error" in fingerprint:
+        raise InputFileError(f"{input_path.name} cannot be read: {fingerprint['error']}")
+    digest, lines = fingerprint["value"]
+
     with sessions.begin() as session:
-        batch = session.get(Batch, batch_id)
-        batch.status, batch.rows, batch.scored, batch.rejected = "complete", total, scored, rejected
-        batch.finished_at = utcnow()
+        unfinished = find_unfinished(session=session, dataset=dataset, input_hash=digest)
+        resumed = unfinished is not None
+        if resumed and unfinished.model_version != model.version:
+            model = load_version(settings, dataset, unfinished.model_version)
+        chunk_size = unfinished.chunk_size if resumed and unfinished.chunk_size else chunk_size
+        _, chunks = iter_csv(input_path, chunksize=chunk_size)
+        first = next(chunks, None)
+        if first is None or first.empty:
+            raise InputFileError(f"{input_path.name} has a header but no rows. Add rows to score and try again.")
+        batch = _claim(
+            session,
+            batch=unfinished,
+            dataset=dataset,
+            model=model,
+            digest=digest,
+            source=source,
+            source_file=source_name or input_path.name,
+            chunk_size=chunk_size,
+            extra_columns=extra,
+        )
+        done = {c.number: c for c in session.scalars(select(BatchChunk).where(BatchChunk.batch_id == batch.id))}
+    renames = _renamed(fmt.names, {*OUTPUT_COLUMNS, *(f"proba_{c}" for c in model.class_labels), "flags"})
+    output, rejected = CsvOutput(output_path), CsvOutput(rejected_path(output_path))
+    writer = _Writer(
+        sessions=sessions,
+        batch=batch,
+        model=model,
+        source=source,
+        output=output,
+        rejected=rejected,
+        renames=renames,
+        renames_rejected=_renamed(fmt.names, {"row", "reason"}),
+    )
+    expected = max(lines - 1, 1)
+    writer.start()
+    rows = 0
+    try:
+        for number, chunk in enumerate(itertools.chain([first], chunks)):
+            typed, reasons, flags = check_inputs(chunk, model.contract)
+            good = (reasons == "").to_numpy()
+            typed = typed if good.all() else typed[good]
+            proba = (
+                np.asarray(model.pipeline.predict_proba(typed))
+                if len(typed)
+                else np.empty((0, len(model.classes)), dtype="float64")
+            )
+            stored = done.get(number)
+            if stored is not None and (stored.rows, stored.scored) != (len(chunk), len(typed)):
+                raise InputFileError(
+                    f"Batch {batch.id} cannot be resumed: chunk {number + 1} of {input_path.name} does not match what "
+                    "was stored. Score the file as a new batch."
+                )
+            writer.put(_Chunk(number, rows, chunk, good, reasons, flags, typed, proba, stored))
+            rows += len(chunk)
+            if progress is not None:
+                progress(rows, max(expected, rows))
+        writer.finish()
+        if writer.error is not None:
+            raise writer.error
+    except BaseException as exc:
+        with contextlib.suppress(BaseException):  # the writer's own error is already on its way up
+            writer.finish()
+        _mark_incomplete(sessions, batch, exc)
+        raise
+    finally:
+        output.close()
+        rejected.close()
+    with sessions.begin() as session:
+        totals = _complete(session, batch)
+    notes = []
+    if extra:
+        notes.append(
+            f"Extra column{'s' if len(extra) > 1 else ''} kept in the output and ignored by the model: "
+            f"{', '.join(map(repr, extra))}."
+        )
+    if renames:
+        notes.append(
+            "Input columns renamed in the output, as scoring adds columns of the same name: "
+            + ", ".join(f"{a!r} -> {b!r}" for a, b in renames.items())
+            + "."
+        )
+    if resumed:
+        notes.append(
+            f"Resumed batch {batch.id} with model version {model.version}: {sum(c.rows for c in done.values()):,} rows "
+            "were already in the ledger and were not recorded again."
+        )
     return {
-        "batch_id": batch_id,
-        "rows": total,
-        "scored": scored,
-        "rejected": rejected,
+        "batch_id": batch.id,
+        "rows": totals.rows,
+        "scored": totals.scored,
+        "rejected": totals.rejected,
         "model_version": model.version,
+        "status": totals.status,
+        "resumed": resumed,
         "output": str(output_path),
-        "rejected_output": str(rejected_file),
+        "rejected_output": str(rejected_path(output_path)),
+        "extra_columns": extra,
+        "class_mix": totals.class_mix,
+        "notes": notes,
     }
+
+
+def _mark_incomplete(sessions: sessionmaker[Session], batch: Batch, exc: BaseException) -> None:
+    try:
+        with sessions.begin() as session:
+            session.execute(
+                update(Batch)
+                .where(Batch.id == batch.id, Batch.attempt == batch.attempt)
+                .execution_options(synchronize_session=False)
+                .values(status="incomplete", error=_summary(exc), heartbeat_at=utcnow())
+            )
+    except Exception:  # the database itself may be what failed: the batch then reads as incomplete later
+        log.exception("could not mark batch %s incomplete", batch.id)
+
+
+def _complete(session: Session, batch: Batch) -> Batch:
+    chunks = list(session.scalars(select(BatchChunk).where(BatchChunk.batch_id == batch.id)))
+    mix: dict[str, int] = {}
+    bins = np.zeros(CONFIDENCE_BINS, dtype=int)
+    for chunk in chunks:
+        for label, n in chunk.class_mix.items():
+            mix[label] = mix.get(label, 0) + int(n)
+        if chunk.confidence_bins:
+            bins += np.asarray(chunk.confidence_bins, dtype=int)
+    values = {
+        "status": "complete",
+        "rows": sum(c.rows for c in chunks),
+        "scored": sum(c.scored for c in chunks),
+        "rejected": sum(c.rejected for c in chunks),
+        "chunks_done": len(chunks),
+        "class_mix": mix,
+        "confidence_bins": bins.tolist(),
+        "finished_at": utcnow(),
+        "heartbeat_at": utcnow(),
+    }
+    stmt = update(Batch).where(Batch.id == batch.id).execution_options(synchronize_session=False)
+    session.execute(stmt.values(**values))
+    return session.get(Batch, batch.id, populate_existing=True)
+
+
+# --- reading batches and predictions back -------------------------------------------------------
+
+
+def get_batch(*, session: Session, batch_id: str) -> Batch:
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise BatchNotFound(f"No batch {batch_id!r}. The Batches list (python -m core batches) shows them.")
+    return batch
+
+
+def list_batches(*, session: Session, dataset: str, limit: int | None = None) -> list[Batch]:
+    """The dataset's batches, newest first."""
+    stmt = select(Batch).where(Batch.dataset == dataset).order_by(Batch.created_at.desc())
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def batch_as_dict(batch: Batch) -> dict[str, Any]:
+    def moment(value: datetime | None) -> str | None:
+        return None if value is None else _aware(value).isoformat()
+
+    return {
+        "batch_id": batch.id,
+        "dataset": batch.dataset,
+        "created_at": moment(batch.created_at),
+        "finished_at": moment(batch.finished_at),
+        "source_file": batch.source_file,
+        "source": batch.source,
+        "model_version": batch.model_version,
+        "status": batch_status(batch),
+        "rows": batch.rows,
+        "scored": batch.scored,
+        "rejected": batch.rejected,
+        "chunks_done": batch.chunks_done,
+        "class_mix": dict(batch.class_mix or {}),
+        "extra_columns": list(batch.extra_columns or []),
+        "input_hash": batch.input_hash,
+        "error": batch.error,
+    }
+
+
+def _read_json_lines(texts: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    return pd.read_json(io.StringIO("\n".join(texts)), lines=True, dtype=False, convert_dates=False)
+
+
+def batch_results(*, session: Session, batch_id: str, page: int = 100_000) -> Iterator[pd.DataFrame]:
+    """A batch's scored rows read back from the ledger, in file order, ``page`` rows at a time.
+
+    Columns: the model's input columns, ``prediction_id``, ``prediction``, ``confidence``, one
+    ``proba_<class>`` per class and ``flags`` (columns the model did not use are not in the ledger).
+    """
+    get_batch(session=session, batch_id=batch_id)
+    last = -1
+    while True:
+        rows = session.execute(
+            select(
+                Prediction.id,
+                Prediction.inputs,
+                Prediction.predicted_class,
+                Prediction.probabilities,
+                Prediction.confidence,
+                Prediction.flags,
+            )
+            .where(Prediction.batch_id == batch_id, Prediction.id > last)
+            .order_by(Prediction.id)
+            .limit(page)
+        ).all()
+        if not rows:
+            return
+        ids, inputs, predicted, probabilities, confidence, flags = map(list, zip(*rows, strict=True))
+        frame = _read_json_lines(inputs)
+        frame["prediction_id"] = ids
+        frame["prediction"] = predicted
+        frame["confidence"] = confidence
+        probas = _read_json_lines(probabilities)
+        for label in probas.columns:
+            frame[f"proba_{label}"] = probas[label].to_numpy()
+        frame["flags"] = flags
+        yield frame
+        last = ids[-1]
+
+
+def export_batch(*, session: Session, batch_id: str, sink: str | Path | BinaryIO) -> int:
+    """Write a batch's scored rows from the ledger as a spreadsheet-safe CSV; returns the row count."""
+    output = CsvOutput(sink)
+    try:
+        for frame in batch_results(session=session, batch_id=batch_id):
+            output.write(frame)
+        if output.rows == 0:
+            output.write(pd.DataFrame(columns=["prediction_id", "prediction", "confidence", "flags"]))
+    finally:
+        output.close()
+    return output.rows
+
+
+def batch_csv(*, session: Session, batch_id: str) -> bytes:
+    """:func:`export_batch` into memory (for a download)."""
+    buffer = io.BytesIO()
+    export_batch(session=session, batch_id=batch_id, sink=buffer)
+    return buffer.getvalue()
 
 
 def decode_prediction(row: Prediction) -> dict[str, Any]:
@@ -330,6 +1116,48 @@ def decode_prediction(row: Prediction) -> dict[str, Any]:
         "confidence": row.confidence,
         "source": row.source,
         "flags": row.flags,
+        "batch_id": row.batch_id,
         "inputs": json.loads(row.inputs),
         "probabilities": json.loads(row.probabilities),
+    }
+
+
+def recent_predictions(*, session: Session, dataset: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The dataset's latest predictions (single and batch), newest first, decoded."""
+    stmt = select(Prediction).where(Prediction.dataset == dataset).order_by(Prediction.id.desc()).limit(limit)
+    return [decode_prediction(p) for p in session.scalars(stmt)]
+
+
+def get_prediction(*, session: Session, prediction_id: int) -> Prediction | None:
+    return session.get(Prediction, int(prediction_id))
+
+
+def training_row(*, session: Session, model: LoadedModel, seed: int | None = None) -> dict[str, Any]:
+    """A random row of the dataset version the model was trained on: ``{"values", "target", "row", "dataset"}``.
+
+    ``values`` holds the model's input columns as stored (numbers, ISO dates, text).
+    """
+    from sqlalchemy import MetaData, Table
+
+    from core.datasets.versions import get_version
+
+    name = model.tags.get("sift.dataset", model.name)
+    number = model.tags.get("sift.dataset_version")
+    try:
+        version = get_version(session=session, name=name, version=int(number) if number else None)
+    except SiftError as exc:
+        raise DatasetNotFound(
+            f"The training data of {model.name} v{model.version} ({name} version {number}) is not there any more."
+        ) from exc
+    if version.row_count < 1:
+        raise DatasetNotFound(f"{version.label} has no rows.")
+    row_id = int(np.random.default_rng(seed).integers(0, version.row_count))
+    table = Table(version.rows_table, MetaData(), autoload_with=session.connection())
+    found = session.execute(select(table).where(table.c.row_id == row_id)).one()._mapping
+    stored = {c["name"]: found[f"c{i}"] for i, c in enumerate(version.columns)}
+    return {
+        "values": {f["name"]: stored.get(f["name"]) for f in model.features},
+        "target": stored.get(version.target),
+        "row": row_id,
+        "dataset": version.label,
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -32,7 +32,9 @@ class DatasetVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     target: Mapped[str] = mapped_column(Text)
-    # [{"name", "role", "reason", "dtype"}], in file order; "position" maps to the rows table.
+    # [{"name", "role", "reason", "dtype", "position", "format"?}], in file order; "position" maps to
+    # the rows table; "format" (numbers written with separators, dates) says how the stored values
+    # were converted from the file's.
     columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     missing_markers: Mapped[list[str]] = mapped_column(JSON, default=list)
     row_count: Mapped[int] = mapped_column(Integer)
@@ -54,7 +56,13 @@ class DatasetVersion(Base):
 
 
 class Batch(Base):
-    """One scored file: its size, outcome and the model version that scored it."""
+    """One scored file: its size, outcome and the model version that scored it.
+
+    ``status`` is what the worker last wrote: running | complete | incomplete. A running batch
+    whose process is gone is reported as incomplete by :mod:`core.scoring` when it is read.
+    Chunks are stored one transaction each (see :class:`BatchChunk`); scoring the same file
+    (``input_hash``) again while its batch is incomplete resumes it under the same id.
+    """
 
     __tablename__ = "batches"
 
@@ -62,12 +70,45 @@ class Batch(Base):
     dataset: Mapped[str] = mapped_column(String(64), index=True)
     model_version: Mapped[int] = mapped_column(Integer)
     source_file: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running | complete | failed
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | complete | incomplete
     rows: Mapped[int] = mapped_column(Integer, default=0)
     scored: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    input_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # sha256 of the file
+    source: Mapped[str] = mapped_column(String(8), default="batch")  # batch | api
+    chunk_size: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0)
+    class_mix: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # predicted class -> rows
+    # rows per confidence bin: 20 equal bins from 0 to 1
+    confidence_bins: Mapped[list[int]] = mapped_column(JSON, default=list)
+    extra_columns: Mapped[list[str]] = mapped_column(JSON, default=list)  # kept in the output, not used
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)  # bumped each time a worker (re)starts it
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class BatchChunk(Base):
+    """One stored chunk of a batch: written in the same transaction as its ledger rows.
+
+    Its scored rows have the consecutive prediction ids ``first_id`` to ``first_id + scored - 1``,
+    in file order, which lets an interrupted batch be resumed without scoring a row twice.
+    """
+
+    __tablename__ = "batch_chunks"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0, 1, ... in file order
+    first_id: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    scored: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    class_mix: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    confidence_bins: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Prediction(Base):
@@ -99,3 +140,96 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+JOB_ACTIVE = ("queued", "running")
+_ACTIVE_SQL = text("status IN ('queued', 'running')")
+
+
+class Job(Base):
+    """A background job (training, later retraining) with its live progress and its outcome.
+
+    ``status`` is what the worker last wrote: queued | running | done | failed | cancelled |
+    interrupted. A running job whose process is gone is reported as interrupted by
+    :mod:`core.jobs` when it is read. At most one queued or running job per dataset (the
+    partial unique index backs the check in ``core.jobs.submit_training``).
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index(
+            "ix_jobs_one_active_per_dataset",
+            "dataset",
+            unique=True,
+            sqlite_where=_ACTIVE_SQL,
+            postgresql_where=_ACTIVE_SQL,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="train")  # train | retrain
+    dataset: Mapped[str] = mapped_column(String(64), index=True)
+    dataset_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    # {"trials", "timeout", "seed", "budget"}
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # {"stage", "trial", "trials", "best", "values": [score of each finished trial]}
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # TrainingResult.as_dict()
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)  # bumped each time a worker claims the job
+    study_name: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AliasEvent(Base):
+    """One change of a registered model's alias (who moved ``champion`` from which version to which, and why).
+
+    ``action`` is ``initial`` (the first champion, set by training), ``promote`` or ``rollback``;
+    ``details`` holds optional structured context, e.g. the figures behind a retraining decision.
+    """
+
+    __tablename__ = "alias_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(64), index=True)
+    alias: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))  # initial | promote | rollback
+    from_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    to_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    who: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class Feedback(Base):
+    """The true class of a past prediction, as an analyst gave it (one per prediction; the latest wins)."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id"), unique=True)
+    label: Mapped[str] = mapped_column(Text)
+    who: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class FeedbackHistory(Base):
+    """Every label given to a prediction, in order: who changed it, when, from what to what."""
+
+    __tablename__ = "feedback_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id"), index=True)
+    old_label: Mapped[str | None] = mapped_column(Text, nullable=True)  # None: the first label
+    new_label: Mapped[str] = mapped_column(Text)
+    who: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,1 +1,9 @@
-"""Model factories, tuning, evaluation: the one place that fits models."""
+"""Model factories, tuning, evaluation: the one place that fits models.
+
+Importing this package is light: it exposes the training budgets (for pages and the CLI);
+:func:`core.training.train.train` is imported where training runs.
+"""
+
+from core.training.budgets import BUDGETS, DEFAULT_BUDGET, Budget, resolve_budget
+
+__all__ = ["BUDGETS", "DEFAULT_BUDGET", "Budget", "resolve_budget"]

@@ -1,11 +1,38 @@
-"""Holdout metrics for a fitted classifier."""
+"""Cross-validation and holdout evaluation: metrics, curves, calibration, permutation importance.
+
+Every document returned here is plain JSON (lists, strings, floats), so pages render it as it
+was stored, without recomputing anything.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score
+import pandas as pd
+from sklearn.base import clone
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    brier_score_loss,
+    confusion_matrix,
+    f1_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+from sklearn.model_selection import StratifiedKFold
+
+CV_FOLDS = 5
+CURVE_POINTS = 200
+CALIBRATION_BINS = 10
+IMPORTANCE_REPEATS = 5
+IMPORTANCE_MAX_ROWS = 5_000
+SELECTION_METRIC = "f1_macro"
 
 
 def classification_metrics(y_true: Any, proba: np.ndarray, classes: np.ndarray) -> dict[str, float]:
@@ -30,3 +57,159 @@ def confusion(y_true: Any, proba: np.ndarray, classes: np.ndarray) -> dict[str, 
     y_pred = classes[np.argmax(proba, axis=1)]
     matrix = confusion_matrix(np.asarray(y_true), y_pred, labels=classes)
     return {"labels": [str(c) for c in classes], "matrix": matrix.tolist()}
+
+
+# --- cross-validation -----------------------------------------------------------------------
+
+
+def cv_folds(y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The stratified folds every candidate is cross-validated on (fewer than 5 for rare classes)."""
+    smallest = int(pd.Series(y).value_counts().min())
+    splits = min(CV_FOLDS, smallest)
+    if splits < 2:
+        raise ValueError("every class needs at least two training rows to cross-validate")
+    return list(StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+
+
+def cross_validate(
+    pipeline: Any,
+    X: pd.DataFrame,  # noqa: N803
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    after_fold: Callable[[int, float], None] | None = None,
+) -> list[float]:
+    """Macro F1 of a fresh copy of ``pipeline`` on each fold.
+
+    ``after_fold(fold index, running mean)`` is called after each fold; raising there stops the
+    cross-validation (Optuna's pruning, a cancelled training).
+    """
+    scores: list[float] = []
+    for i, (fit_rows, test_rows) in enumerate(folds):
+        model = clone(pipeline).fit(X.iloc[fit_rows], y[fit_rows])
+        scores.append(float(f1_score(y[test_rows], model.predict(X.iloc[test_rows]), average="macro")))
+        if after_fold is not None:
+            after_fold(i, float(np.mean(scores)))
+    return scores
+
+
+# --- holdout documents ----------------------------------------------------------------------
+
+
+def _thin(*arrays: np.ndarray, points: int = CURVE_POINTS) -> list[list[float]]:
+    """At most ``points`` evenly spaced points of a curve, first and last kept."""
+    n = len(arrays[0])
+    keep = np.unique(np.linspace(0, n - 1, min(n, points)).round().astype(int)) if n else np.array([], dtype=int)
+    return [[_num(v) for v in np.asarray(a)[keep]] for a in arrays]
+
+
+def _num(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _one_vs_rest(y_true: np.ndarray, classes: np.ndarray) -> list[tuple[int, Any]]:
+    """The (column, class) pairs to draw: the positive class for binary, every class otherwise."""
+    if len(classes) == 2:
+        return [(1, classes[1])]
+    return list(enumerate(classes))
+
+
+def roc_curves(y_true: Any, proba: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
+    y_true = np.asarray(y_true)
+    curves = []
+    for column, label in _one_vs_rest(y_true, classes):
+        positive = y_true == label
+        if positive.all() or not positive.any():
+            continue
+        fpr, tpr, _ = roc_curve(positive, proba[:, column], drop_intermediate=True)
+        x, y = _thin(fpr, tpr)
+        curves.append({"label": str(label), "fpr": x, "tpr": y, "auc": _num(roc_auc_score(positive, proba[:, column]))})
+    kind = "binary" if len(classes) == 2 else "one-vs-rest"
+    return {"kind": kind, "curves": curves}
+
+
+def pr_curves(y_true: Any, proba: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
+    y_true = np.asarray(y_true)
+    curves = []
+    for column, label in _one_vs_rest(y_true, classes):
+        positive = y_true == label
+        if not positive.any():
+            continue
+        precision, recall, _ = precision_recall_curve(positive, proba[:, column], drop_intermediate=True)
+        x, y = _thin(recall, precision)
+        curves.append(
+            {
+                "label": str(label),
+                "recall": x,
+                "precision": y,
+                "average_precision": _num(average_precision_score(positive, proba[:, column])),
+                "prevalence": float(positive.mean()),
+            }
+        )
+    kind = "binary" if len(classes) == 2 else "one-vs-rest"
+    return {"kind": kind, "curves": curves}
+
+
+def _bins(predicted: np.ndarray, observed: np.ndarray) -> list[dict[str, Any]]:
+    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+    which = np.clip(np.digitize(predicted, edges[1:-1], right=True), 0, CALIBRATION_BINS - 1)
+    out = []
+    for b in range(CALIBRATION_BINS):
+        inside = which == b
+        if inside.any():
+            out.append(
+                {
+                    "low": float(edges[b]),
+                    "high": float(edges[b + 1]),
+                    "predicted": float(predicted[inside].mean()),
+                    "observed": float(observed[inside].mean()),
+                    "count": int(inside.sum()),
+                }
+            )
+    return out
+
+
+def calibration(y_true: Any, proba: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
+    """Reliability on the holdout, in bins of predicted probability.
+
+    Binary: the positive class's probability against how often the row was positive.
+    Multi-class: the predicted class's probability (the confidence) against how often the
+    prediction was right (top-label calibration).
+    """
+    y_true = np.asarray(y_true)
+    if len(classes) == 2:
+        positive = (y_true == classes[1]).astype(float)
+        return {
+            "kind": "binary",
+            "label": str(classes[1]),
+            "bins": _bins(proba[:, 1], positive),
+            "brier": float(brier_score_loss(positive, proba[:, 1])),
+            "note": f"Predicted probability of {classes[1]} against the share of rows that were {classes[1]}.",
+        }
+    confidence = proba.max(axis=1)
+    correct = (classes[np.argmax(proba, axis=1)] == y_true).astype(float)
+    return {
+        "kind": "top-label",
+        "label": None,
+        "bins": _bins(confidence, correct),
+        "brier": None,
+        "note": "Multi-class: the predicted class's probability against how often the prediction was right.",
+    }
+
+
+def importances(pipeline: Any, X: pd.DataFrame, y: np.ndarray, seed: int) -> list[dict[str, Any]]:  # noqa: N803
+    """Permutation importance on the holdout, per original column: how much macro F1 drops when
+    the column's values are shuffled. The whole Pipeline is scored, so one-hot and TF-IDF
+    columns count as the column they came from."""
+    if len(X) > IMPORTANCE_MAX_ROWS:
+        rows = np.random.default_rng(seed).choice(len(X), IMPORTANCE_MAX_ROWS, replace=False)
+        X, y = X.iloc[np.sort(rows)], y[np.sort(rows)]  # noqa: N806
+    result = permutation_importance(
+        pipeline, X, y, scoring=SELECTION_METRIC, n_repeats=IMPORTANCE_REPEATS, random_state=seed, n_jobs=1
+    )
+    rows_out = [
+        {"feature": str(name), "importance": float(mean), "std": float(std)}
+        for name, mean, std in zip(X.columns, result.importances_mean, result.importances_std, strict=True)
+    ]
+    return sorted(rows_out, key=lambda r: r["importance"], reverse=True)

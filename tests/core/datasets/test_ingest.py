@@ -1,17 +1,35 @@
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
+from core.config import DEMO_DIR
+from core.datasets.reading import DEFAULT_MISSING_MARKERS
 from core.datasets.versions import get_version, ingest, list_versions, load_frame
 from core.db.models import DatasetVersion
-from core.errors import ColumnError, InputFileError, TargetError
+from core.errors import ColumnError, InputFileError, InvalidName, TargetError
 from tests.conftest import RICE
 
 
 def _count(sessions) -> int:
     with sessions() as session:
         return session.scalar(select(func.count()).select_from(DatasetVersion))
+
+
+def _stored(sessions) -> tuple[int, list[str]]:
+    """How many versions, and which rows tables, the database holds."""
+    tables = [t for t in inspect(sessions.kw["bind"]).get_table_names() if t.startswith("dataset_rows_")]
+    return _count(sessions), sorted(tables)
+
+
+def _ingest(sessions, path: Path, name: str = "data", target: str = "Class", **kwargs):
+    with sessions.begin() as session:
+        version, created = ingest(session=session, path=path, name=name, target=target, **kwargs)
+    with sessions() as session:
+        frame = load_frame(session=session, version=version)
+    return version, created, frame
 
 
 def test_rice_ingests_with_numeric_features_and_rows_round_trip(sessions) -> None:
@@ -55,17 +73,55 @@ def test_role_override_is_stored_with_the_version(sessions) -> None:
         (b"", InputFileError, "is empty"),
         (b"a,b,Class\n", InputFileError, "no rows"),
         (b"a,a,Class\n1,2,x\n", ColumnError, "duplicate column"),
+        (b"a, a ,Class\n1,2,x\n", ColumnError, "duplicate column"),
         (b"PK\x03\x04rest-of-a-zip", InputFileError, "Excel workbook"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, InputFileError, r"Excel workbook \(\.xls\)"),
+        (b"a,b\n\x00\x01\x02,\x03\n", InputFileError, "not a text file"),
+        (b"a,b\n" + b"1,x\n" * 20, ColumnError, "'Class' is not in the file"),
         (b"a,Class\n" + b"1,x\n" * 20, TargetError, "at least two"),
+        (b"a,Class\n" + b"1,\n" * 20, TargetError, "at least two"),
         (b"a,Class\n" + b"1,x\n" * 20 + b"2,y\n", TargetError, "too few rows"),
+        (
+            b"id,Class\n" + b"".join(b"%d,%s\n" % (i, b"xy"[i % 2 : i % 2 + 1]) for i in range(20)),
+            ColumnError,
+            "No column",
+        ),
+    ],
+    ids=[
+        "empty",
+        "header only",
+        "duplicate names",
+        "duplicate after stripping",
+        "xlsx",
+        "xls",
+        "binary",
+        "target missing",
+        "one class",
+        "target all missing",
+        "rare class",
+        "no feature",
     ],
 )
 def test_bad_files_are_refused_and_nothing_is_stored(sessions, tmp_path: Path, content, error, words) -> None:
+    with sessions.begin() as session:
+        ingest(session=session, path=RICE, name="rice", target="Class")
+    before = _stored(sessions)
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
-    with pytest.raises(error, match=words), sessions.begin() as session:
-        ingest(session=session, path=path, name="bad", target="Class")
-    assert _count(sessions) == 0
+    for name in ("bad", "rice"):  # a new dataset, and a new version of an existing one
+        with pytest.raises(error, match=words), sessions.begin() as session:
+            ingest(session=session, path=path, name=name, target="Class")
+    assert _stored(sessions) == before
+
+
+def test_bad_names_and_roles_are_refused(sessions, tmp_path: Path) -> None:
+    with pytest.raises(InvalidName, match="not a valid dataset name"), sessions.begin() as session:
+        ingest(session=session, path=RICE, name="../etc", target="Class")
+    with pytest.raises(ColumnError, match=r"'Areaa'.*Columns are"), sessions.begin() as session:
+        ingest(session=session, path=RICE, name="rice", target="Class", roles={"Areaa": "numeric"})
+    with pytest.raises(ColumnError, match="Unknown roles"), sessions.begin() as session:
+        ingest(session=session, path=RICE, name="rice", target="Class", roles={"Area": "number"})
+    assert _stored(sessions) == (0, [])
 
 
 def test_missing_file_and_wrong_target_are_refused(sessions, tmp_path: Path) -> None:
@@ -100,3 +156,143 @@ def test_hostile_column_names_round_trip(sessions, tmp_path: Path) -> None:
         frame = load_frame(session=session, version=version)
     assert list(frame.columns) == names
     assert len(frame) == 40
+
+
+def test_hostile_header_with_a_line_break_and_a_sql_comment_round_trips(sessions, tmp_path: Path) -> None:
+    names = ["line\nbreak", "x -- comment", "'; DROP TABLE dataset_versions; --", "c0", "row_id", "Class"]
+    header = ",".join('"' + n.replace('"', '""') + '"' for n in names)
+    rows = "\n".join(f"{i},{i % 3},v{i % 4},{i * 2},{i},{'ab'[i % 2]}" for i in range(40))
+    path = tmp_path / "hostile.csv"
+    path.write_text(header + "\n" + rows + "\n")
+    version, _, frame = _ingest(sessions, path, name="hostile")
+    assert list(frame.columns) == names and list(version.roles) == names
+    assert frame["row_id"].tolist() == list(range(40)) and frame["c0"].tolist() == [i * 2 for i in range(40)]
+    assert _count(sessions) == 1
+
+
+@pytest.mark.parametrize(
+    ("demo", "target", "expected"),
+    [
+        ("rice_cammeo_osmancik.csv", "Class", {"numeric": 7}),
+        ("mushrooms.csv", "class", {"categorical": 20, "boolean": 1, "constant": 1}),
+        ("sentiment_sentences.csv", "label", {"text": 1}),
+    ],
+)
+def test_bundled_demo_datasets_ingest_with_the_right_roles(sessions, demo: str, target: str, expected) -> None:
+    version, created, frame = _ingest(sessions, DEMO_DIR / demo, name=demo.split("_")[0].split(".")[0], target=target)
+    assert created and version.roles[target] == "target"
+    counts = pd.Series([r for c, r in version.roles.items() if c != target]).value_counts().to_dict()
+    assert counts == expected
+    if demo == "mushrooms.csv":
+        assert version.roles["veil-type"] == "constant" and version.roles["bruises"] == "boolean"
+        # '?' marks a missing stalk root
+        assert frame["stalk-root"].isna().sum() == 2480 and "?" not in set(frame["stalk-root"].dropna())
+        assert len(frame) == 8124
+    if demo == "sentiment_sentences.csv":
+        assert version.roles["text"] == "text" and len(frame) == 3000
+
+
+def test_missing_markers_are_stored_and_a_changed_list_is_a_new_version(sessions, tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "n,c,Class\n"
+        + "".join(f"{'-' if i % 5 == 0 else i},{'?' if i % 3 else 'x'},{'ab'[i % 2]}\n" for i in range(40))
+    )
+    first, created, frame = _ingest(sessions, path)
+    assert created and first.missing_markers == list(DEFAULT_MISSING_MARKERS)
+    assert frame["c"].isna().sum() == 26 and first.roles["n"] == "categorical"  # '-' is a value here
+    again, created, _ = _ingest(sessions, path)
+    assert not created and again.id == first.id
+    changed, created, frame = _ingest(sessions, path, missing_markers=["", "-"])
+    assert created and changed.version == 2 and changed.missing_markers == ["", "-"]
+    assert changed.roles["n"] == "numeric" and frame["n"].isna().sum() == 8
+    assert frame["c"].isna().sum() == 0 and set(frame["c"]) == {"?", "x"}
+
+
+def test_thousands_and_dates_are_converted_at_ingest_and_the_reason_says_so(sessions, tmp_path: Path) -> None:
+    days = pd.date_range("2024-01-01", periods=40, freq="D")
+    frame = pd.DataFrame(
+        {
+            "amount": [f"{v:,}" for v in np.arange(40) * 250_000 + 1000],
+            "eu_amount": [
+                f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") for v in np.arange(40) * 1234.5
+            ],
+            "day": days.strftime("%d/%m/%Y"),
+            "stamp": (days + pd.Timedelta(hours=9, minutes=30)).strftime("%Y-%m-%d %H:%M"),
+            "Class": ["a", "b"] * 20,
+        }
+    )
+    path = tmp_path / "conv.csv"
+    frame.to_csv(path, index=False, sep=";")
+    version, _, stored = _ingest(sessions, path)
+    entries = {c["name"]: c for c in version.columns}
+    assert entries["amount"]["role"] == "numeric" and "converted to numbers at ingest" in entries["amount"]["reason"]
+    assert entries["amount"]["format"] == "1,234,567.5" and entries["amount"]["dtype"] == "int64"
+    assert stored["amount"].tolist()[:2] == [1000, 251_000]
+    assert entries["eu_amount"]["format"] == "1.234.567,5" and stored["eu_amount"].iloc[3] == pytest.approx(3703.5)
+    assert entries["day"]["role"] == "datetime" and "day first" in entries["day"]["reason"]
+    assert stored["day"].tolist()[:2] == ["2024-01-01", "2024-01-02"]
+    assert stored["stamp"].iloc[0] == "2024-01-01 09:30:00"
+
+
+def test_overrides_are_stored_and_change_conversions(sessions, tmp_path: Path) -> None:
+    path = tmp_path / "o.csv"
+    path.write_text(
+        "amount,code,when,Class\n"
+        + "".join(f'"{i},{i:03d},000",{i % 7},2024-01-{i % 28 + 1:02d},{"ab"[i % 2]}\n' for i in range(1, 41))
+    )
+    version, _, stored = _ingest(
+        sessions, path, roles={"amount": "categorical", "code": "categorical", "when": "datetime"}
+    )
+    entries = {c["name"]: c for c in version.columns}
+    assert entries["amount"]["role"] == "categorical" and "format" not in entries["amount"]
+    assert "set by you (inferred: numeric" in entries["amount"]["reason"]
+    assert stored["amount"].iloc[0] == "1,001,000"
+    assert entries["code"]["reason"].startswith("set by you (inferred: numeric")
+    assert "set by you" not in entries["when"]["reason"]  # same as inferred
+    again, created, _ = _ingest(sessions, path, roles={"amount": "categorical", "code": "categorical"})
+    assert not created and again.id == version.id
+    other, created, _ = _ingest(sessions, path)
+    assert created and other.version == 2 and other.roles["amount"] == "numeric"
+
+
+def test_override_to_datetime_converts_the_dates(sessions, tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    dates = pd.date_range("2024-03-01", periods=40, freq="D").strftime("%d.%m.%Y")
+    pd.DataFrame({"when": dates, "Class": ["a", "b"] * 20}).to_csv(path, index=False)
+    version, _, stored = _ingest(sessions, path, roles={"when": "datetime"})
+    assert version.roles["when"] == "datetime" and stored["when"].iloc[0] == "2024-03-01"
+
+
+def test_progress_goes_from_zero_to_one(sessions, tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    pd.DataFrame({"x": np.arange(120_000), "y": np.arange(120_000) % 7, "Class": ["a", "b", "c"] * 40_000}).to_csv(
+        path, index=False
+    )
+    seen: list[float] = []
+    _, _, frame = _ingest(sessions, path, progress=seen.append)
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and len(seen) > 3
+    assert seen == sorted(seen)
+    assert len(frame) == 120_000 and frame["y"].sum() == (np.arange(120_000) % 7).sum()
+
+
+def test_a_wide_file_with_a_thousand_columns(sessions, tmp_path: Path) -> None:
+    values = np.random.default_rng(1).normal(size=(300, 1000)).round(3)
+    frame = pd.DataFrame(values, columns=[f"feature {i}" for i in range(1000)])
+    frame["Class"] = ["a", "b", "c"] * 100
+    path = tmp_path / "wide.csv"
+    frame.to_csv(path, index=False)
+    version, _, stored = _ingest(sessions, path)
+    assert version.column_count == 1001 and list(stored.columns) == list(frame.columns)
+    assert np.allclose(stored.iloc[:, :1000].to_numpy(), values)
+
+
+def test_booleans_and_missing_values_round_trip(sessions, tmp_path: Path) -> None:
+    path = tmp_path / "b.csv"
+    path.write_text(
+        "flag,n,Class\n"
+        + "".join(f"{'true' if i % 2 else 'false'},{'' if i % 4 == 0 else i},{'ab'[i % 2]}\n" for i in range(40))
+    )
+    version, _, stored = _ingest(sessions, path)
+    assert version.roles["flag"] == "boolean" and stored["flag"].dtype == bool
+    assert stored["n"].isna().sum() == 10 and stored["n"].dtype == "float64"

@@ -1,0 +1,291 @@
+"""Train: tune and register a model for a dataset version, as a background job.
+
+The job runs in a process of its own and writes its progress to the database, so this page only
+reads it: leave the page, reload the browser or open it in another tab, and the progress panel
+finds the dataset's job again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app import resources
+from app.ui.format import METRIC_LABELS
+from app.ui.training import show_report
+from core import jobs
+from core.datasets.versions import list_versions
+from core.db.models import JOB_ACTIVE, Job
+from core.errors import SiftError
+from core.training.budgets import BUDGETS, DEFAULT_BUDGET
+from core.training.report import load_report
+
+CUSTOM = "custom"
+REFRESH_SECONDS = 2
+HISTORY = 50
+SCORE = "CV macro F1"
+
+
+def _limits(trials: Any, timeout: Any) -> str:
+    parts = []
+    if trials:
+        parts.append(f"{int(trials)} trial{'s' if int(trials) != 1 else ''}")
+    if timeout:
+        parts.append(_duration(float(timeout)))
+    return " or ".join(parts) if parts else "the default number of trials"
+
+
+def _budget_caption(name: str) -> str:
+    preset = BUDGETS[name]
+    return f"{preset.description} Up to {_limits(preset.trials, preset.timeout)}, whichever comes first."
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
+    return f"{secs} s"
+
+
+def _score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+def _trial_text(progress: dict[str, Any]) -> str:
+    planned = progress.get("trials")
+    return f"{progress.get('trial') or 0} of {planned}" if planned else f"{progress.get('trial') or 0}"
+
+
+def trial_chart(values: list[float | None]) -> go.Figure:
+    """The score of each finished trial, and the best so far."""
+    trials = [i for i, v in enumerate(values, start=1) if v is not None]
+    scores = [v for v in values if v is not None]
+    best, running = [], None
+    for value in scores:
+        running = value if running is None else max(running, value)
+        best.append(running)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=trials, y=scores, mode="markers", name="trial", marker={"size": 8}))
+    fig.add_trace(go.Scatter(x=trials, y=best, mode="lines", name="best so far", line={"shape": "hv"}))
+    fig.update_layout(
+        xaxis={"title": "trial", "dtick": 1 if len(values) <= 20 else None},
+        yaxis={"title": SCORE},
+        height=300,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "y": 1.1},
+    )
+    return fig
+
+
+def _budget_text(job: Job) -> str:
+    p = job.parameters or {}
+    name = p.get("budget") or "custom"
+    return f"{name}: {_limits(p.get('trials'), p.get('timeout'))}"
+
+
+def _resume_button(job: Job) -> None:
+    if st.button("Resume", key=f"train_resume_{job.id}", type="primary", help="Continue the same tuning study."):
+        try:
+            with sessions.begin() as session:
+                jobs.resume_job(session=session, job_id=job.id)
+            _start(job.id)
+        except SiftError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+
+
+def _start(job_id: int) -> None:
+    """Launch the job's background worker; a job that cannot start is cancelled, not left queued."""
+    try:
+        jobs.start_job(settings, job_id)
+    except Exception:
+        with sessions.begin() as session:
+            jobs.cancel_job(session=session, job_id=job_id)
+        raise
+
+
+def _show_result(job: Job) -> None:
+    result = job.result or {}
+    version, aliases = result.get("version"), result.get("aliases") or []
+    if "champion" in aliases:
+        role = "It is the **champion**: scoring uses it from now on."
+    elif "challenger" in aliases:
+        role = "It is the **challenger**: the champion keeps scoring until you promote it on the Models page."
+    else:
+        role = "It holds no alias yet."
+    st.success(f"Registered {result.get('model', job.dataset)} **v{version}**. {role}")
+    metrics = result.get("metrics") or {}
+    shown = [key for key in METRIC_LABELS if key in metrics]
+    for column, key in zip(st.columns(max(1, len(shown))), shown, strict=False):
+        column.metric(METRIC_LABELS[key], _score(metrics[key]))
+
+
+def _show_report(job: Job) -> bool:
+    """The registered version's training report (its tuning chart included); False if there is none."""
+    try:
+        report = load_report(settings, job.dataset, (job.result or {}).get("version"))
+    except SiftError as exc:
+        st.info(f"No training report to show: {exc}")
+        return False
+    show_report(report, key=f"train_report_{job.id}")
+    return True
+
+
+def show_job(job_id: int, was_active: bool) -> None:
+    """The job's live panel: progress while it runs, its outcome once it ended."""
+    with sessions() as session:
+        job = jobs.get_job(session=session, job_id=job_id)
+    if was_active and job.status not in JOB_ACTIVE:
+        st.rerun()  # it just ended: refresh the whole page (the Start button, the past jobs)
+    progress = job.progress or {}
+    values = progress.get("values") or []
+    st.subheader(f"Job {job.id}: {job.dataset} v{job.dataset_version} · {job.status}")
+    took = f" · ran {_duration(jobs.elapsed_seconds(job))}" if job.finished_at and job.started_at else ""
+    st.caption(f"Budget {_budget_text(job)} · submitted {jobs.ago(job.created_at)}{took} · study `{job.study_name}`")
+
+    if job.status in JOB_ACTIVE:
+        trial, planned = progress.get("trial") or 0, progress.get("trials")
+        elapsed, timeout = jobs.elapsed_seconds(job), (job.parameters or {}).get("timeout")
+        trial_col, best_col, time_col = st.columns(3)
+        trial_col.metric("Trial", _trial_text(progress))
+        best_col.metric(f"Best {SCORE} so far", _score(progress.get("best")))
+        time_col.metric("Elapsed", _duration(elapsed), help=f"Time limit {_duration(timeout)}" if timeout else None)
+        # tuning stops at whichever limit comes first: show the nearer one
+        done = max(trial / planned if planned else 0.0, (elapsed or 0.0) / timeout if timeout else 0.0)
+        st.progress(min(1.0, done), text=f"Stage: {progress.get('stage') or job.status}")
+        if job.status == "queued":
+            st.info("Waiting for the worker process to start…")
+        if job.cancel_requested:
+            st.warning("Cancel requested: the job stops after the current trial and registers nothing.")
+        elif st.button(
+            "Cancel", key=f"train_cancel_{job.id}", help="Stop after the current trial; nothing is registered."
+        ):
+            try:
+                with sessions.begin() as session:
+                    jobs.cancel_job(session=session, job_id=job.id)
+            except SiftError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+    elif job.status == "done":
+        _show_result(job)
+    elif job.status == "failed":
+        st.error(f"Job {job.id} failed: {job.error or 'no reason recorded.'}")
+        _resume_button(job)
+    elif job.status == "cancelled":
+        st.info(f"Job {job.id} was cancelled after {progress.get('trial') or 0} trial(s): nothing was registered.")
+    elif job.status == "interrupted":
+        st.warning(
+            f"Job {job.id} was interrupted after {progress.get('trial') or 0} trial(s): its worker process "
+            "stopped before the end, and nothing was registered. Resume continues the same tuning study."
+        )
+        _resume_button(job)
+
+    reported = job.status == "done" and _show_report(job)
+    if not reported and any(v is not None for v in values):
+        st.plotly_chart(trial_chart(values), key=f"train_chart_{job.id}")
+
+
+def _history_frame(history: list[Job]) -> pd.DataFrame:
+    rows = []
+    for job in history:
+        progress, result = job.progress or {}, job.result or {}
+        rows.append(
+            {
+                "job": job.id,
+                "status": job.status,
+                "dataset version": job.dataset_version,
+                "budget": _budget_text(job),
+                "trials": _trial_text(progress),
+                f"best {SCORE}": progress.get("best"),
+                "model version": result.get("version"),
+                "aliases": ", ".join(result.get("aliases") or []),
+                "submitted": jobs.ago(job.created_at),
+                "duration": _duration(jobs.elapsed_seconds(job)),
+                "reason": job.error or "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+st.title("Train")
+dataset = resources.current_dataset()
+if dataset is None:
+    st.info("No dataset yet: ingest a CSV on the Data page first.")
+    st.stop()
+settings = resources.settings()
+sessions = resources.sessions()
+
+with sessions() as session:
+    numbers = [v.version for v in list_versions(session=session, name=dataset)]
+    history = jobs.list_jobs(session=session, dataset=dataset, limit=HISTORY)
+active = next((job for job in history if job.status in JOB_ACTIVE), None)
+shown = active or (history[0] if history else None)
+
+with st.container(border=True):
+    st.subheader(f"Train a model for {dataset}")
+    version = st.selectbox(
+        "Dataset version",
+        numbers,
+        index=0,
+        format_func=lambda n: f"v{n} (latest)" if n == numbers[0] else f"v{n}",
+        key="train_version",
+    )
+    presets = list(BUDGETS)
+    budget = st.radio(
+        "Budget",
+        [*presets, CUSTOM],
+        index=presets.index(DEFAULT_BUDGET) if DEFAULT_BUDGET in presets else 0,
+        captions=[_budget_caption(name) for name in presets] + ["Set trials and/or a time limit yourself."],
+        horizontal=True,
+        key="train_budget",
+        help="Each trial cross-validates one set of XGBoost parameters; the best one is refitted and registered.",
+    )
+    trials = seconds = None
+    if budget == CUSTOM:
+        left, right = st.columns(2)
+        trials = left.number_input("Trials", min_value=1, value=None, step=1, key="train_trials")
+        seconds = right.number_input("Time limit (seconds)", min_value=1, value=None, step=30, key="train_seconds")
+        st.caption("Tuning stops at whichever limit comes first.")
+    blocked = f"Job {active.id} is {active.status} for {dataset}: wait for it or cancel it." if active else None
+    if st.button("Start training", type="primary", key="train_start", disabled=active is not None, help=blocked):
+        if budget == CUSTOM and trials is None and seconds is None:
+            st.error("Give a number of trials, a time limit, or both.")
+        else:
+            try:
+                with sessions.begin() as session:
+                    job = jobs.submit_training(
+                        session=session,
+                        dataset=dataset,
+                        dataset_version=version,
+                        trials=trials,
+                        timeout=seconds,
+                        budget=None if budget == CUSTOM else budget,
+                    )
+                _start(job.id)
+            except SiftError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+
+if shown is not None:
+    with st.container(border=True):
+        st.fragment(run_every=REFRESH_SECONDS if active else None)(show_job)(shown.id, active is not None)
+
+if history:
+    st.subheader("Past jobs")
+    st.dataframe(
+        _history_frame(history),
+        hide_index=True,
+        column_config={f"best {SCORE}": st.column_config.NumberColumn(format="%.4f")},
+    )

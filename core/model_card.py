@@ -1,0 +1,583 @@
+"""Model cards: what one registered version was trained on, how well it does, and how it was made.
+
+A card gathers the dataset version (from Sift's database, matched through the run's tags
+``sift.dataset`` and ``sift.dataset_version``), holdout metrics with 95 % confidence intervals
+(recomputed by scoring the frozen holdout, whose row ids the run keeps in ``split.json``), the
+top features and tuning history from the training report when there is one, and the training
+budget, code version and creation time. It renders as Markdown and as a standalone HTML page.
+
+The holdout helpers here are also used to compare versions and to check exports.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sqlalchemy.orm import Session
+
+from core import promotion, registry
+from core.config import Settings
+from core.datasets.versions import get_version, load_frame
+from core.db.models import DatasetVersion
+from core.errors import DatasetNotFound, SiftError
+from core.features import coerce_inputs
+from core.scoring import LoadedModel, load_version
+
+SPLIT_FILE = "split.json"
+CONFUSION_FILE = "confusion_matrix.json"
+RESAMPLES = 200
+Z_95 = 1.959963984540054
+METRICS = promotion.METRICS
+TOP_FEATURES = 10
+# run parameters that describe the budget and the split rather than the model
+BUDGET_PARAMS = ("budget", "trials", "timeout", "seed", "holdout_fraction", "cv_folds", "study_name")
+
+
+# --- the holdout ----------------------------------------------------------------------------
+
+
+@dataclass
+class Holdout:
+    """The frozen holdout of one run: raw rows of its dataset version and their true labels."""
+
+    dataset: DatasetVersion
+    row_ids: list[int]
+    frame: pd.DataFrame
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.row_ids)
+
+
+def dataset_version_of(*, session: Session, info: registry.ModelVersionInfo) -> DatasetVersion:
+    """The dataset version a model version was trained on (its run's tags)."""
+    name = info.tags.get("sift.dataset", info.name)
+    number = info.tags.get("sift.dataset_version")
+    if not number:
+        raise DatasetNotFound(f"Model {info.name!r} version {info.version} does not record its dataset version.")
+    return get_version(session=session, name=name, version=int(number))
+
+
+def load_holdout(*, session: Session, settings: Settings, info: registry.ModelVersionInfo) -> Holdout:
+    """The rows the version was evaluated on, from its ``split.json`` and its dataset version."""
+    version = dataset_version_of(session=session, info=info)
+    try:
+        split = registry.load_document(settings, info.run_id, SPLIT_FILE)
+    except Exception as exc:  # an older run without the artifact: MLflow raises its own types
+        raise DatasetNotFound(
+            f"Model {info.name!r} version {info.version} does not record its holdout rows ({SPLIT_FILE})."
+        ) from exc
+    ids = [int(i) for i in split.get("holdout_row_ids", [])]
+    frame = load_frame(session=session, version=version)
+    known = frame.index.intersection(ids)
+    if len(known) != len(ids) or not ids:
+        raise DatasetNotFound(
+            f"The holdout of model {info.name!r} version {info.version} is not in {version.label} any more."
+        )
+    rows = frame.loc[ids]
+    return Holdout(dataset=version, row_ids=ids, frame=rows, y=rows[version.target].to_numpy())
+
+
+def predict_holdout(model: LoadedModel, holdout: Holdout) -> np.ndarray:
+    """Class probabilities of ``model`` on the holdout rows, columns in ``model.pipeline.classes_`` order."""
+    features = model.contract["features"]
+    missing = [f["name"] for f in features if f["name"] not in holdout.frame.columns]
+    if missing:
+        raise DatasetNotFound(
+            f"Version {model.version} needs columns that {holdout.dataset.label} does not have: "
+            f"{', '.join(map(repr, missing))}."
+        )
+    typed = coerce_inputs(holdout.frame[[f["name"] for f in features]], features)
+    return model.pipeline.predict_proba(typed)
+
+
+# --- metrics with intervals -----------------------------------------------------------------
+
+
+@dataclass
+class MetricEstimate:
+    key: str
+    label: str
+    value: float
+    low: float | None = None
+    high: float | None = None
+    method: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "low": self.low, "high": self.high, "method": self.method}
+
+
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (good near 0 and 1, unlike the normal approximation)."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _from_confusion(matrix: np.ndarray) -> tuple[float, float]:
+    """Macro F1 and balanced accuracy from a confusion matrix (rows: true, columns: predicted)."""
+    true_positive = np.diag(matrix).astype(float)
+    actual, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(actual + predicted > 0, 2 * true_positive / (actual + predicted), 0.0)
+        recall = true_positive[actual > 0] / actual[actual > 0]
+    # as scikit-learn: macro F1 over the classes present in truth or prediction
+    present = (actual + predicted) > 0
+    return float(f1[present].mean()), float(recall.mean())
+
+
+def _roc_auc(truth: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
+    try:
+        if n_classes == 2:
+            return float(roc_auc_score(truth == 1, proba[:, 1]))
+        return float(roc_auc_score(truth, proba, multi_class="ovr", labels=np.arange(n_classes)))
+    except ValueError:  # a class absent from the (re)sample
+        return math.nan
+
+
+def holdout_metrics(
+    y_true: Any, proba: np.ndarray, classes: Any, *, resamples: int = RESAMPLES, seed: int = 0
+) -> list[MetricEstimate]:
+    """Accuracy (Wilson interval), macro F1, balanced accuracy and ROC AUC (seeded percentile bootstrap)."""
+    classes = np.asarray(classes)
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    truth = np.array([index.get(v, -1) for v in np.asarray(y_true).tolist()])
+    known = truth >= 0  # labels the model never saw count as errors for accuracy and F1
+    predicted = np.argmax(proba, axis=1)
+    k, n = len(classes), len(truth)
+
+    def confusion(rows: np.ndarray) -> np.ndarray:
+        t, p = truth[rows], predicted[rows]
+        keep = t >= 0
+        return np.bincount(t[keep] * k + p[keep], minlength=k * k).reshape(k, k)
+
+    everything = np.arange(n)
+    correct = int((truth == predicted).sum())
+    f1, balanced = _from_confusion(confusion(everything))
+    auc = _roc_auc(truth[known], proba[known], k) if known.all() else math.nan
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[float]] = {"f1_macro": [], "balanced_accuracy": [], "roc_auc": []}
+    for _ in range(resamples):
+        rows = rng.integers(0, n, n)
+        f1_b, balanced_b = _from_confusion(confusion(rows))
+        samples["f1_macro"].append(f1_b)
+        samples["balanced_accuracy"].append(balanced_b)
+        if auc == auc:
+            samples["roc_auc"].append(_roc_auc(truth[rows], proba[rows], k))
+
+    def bootstrap(key: str, value: float) -> MetricEstimate:
+        values = np.asarray(samples[key], dtype=float)
+        values = values[~np.isnan(values)]
+        if value != value or len(values) < resamples // 2:
+            return MetricEstimate(key, METRICS[key], value, method="no interval (too few usable resamples)")
+        low, high = np.percentile(values, [2.5, 97.5])
+        return MetricEstimate(key, METRICS[key], value, float(low), float(high), f"bootstrap, {resamples} resamples")
+
+    low, high = wilson_interval(correct, n)
+    return [
+        MetricEstimate("accuracy", METRICS["accuracy"], correct / n if n else math.nan, low, high, f"Wilson, n={n}"),
+        bootstrap("f1_macro", f1),
+        bootstrap("balanced_accuracy", balanced),
+        bootstrap("roc_auc", auc),
+    ]
+
+
+# --- the card -------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelCard:
+    model: str
+    version: int
+    aliases: list[str]
+    run_id: str
+    created_at: datetime | None
+    code_version: str
+    estimator: str
+    data: dict[str, Any] | None
+    columns: list[dict[str, Any]]
+    metrics: list[MetricEstimate]
+    metrics_note: str
+    holdout_rows: int | None
+    classes: list[str]
+    confusion: dict[str, Any] | None
+    budget: dict[str, str]
+    hyperparameters: dict[str, str]
+    cv_score: float | None
+    top_features: list[dict[str, Any]] = field(default_factory=list)
+    tuning: list[dict[str, Any]] = field(default_factory=list)
+    leaderboard: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"Model card: {self.model} v{self.version}"
+
+    @property
+    def filename(self) -> str:
+        return f"model_card_{self.model}_v{self.version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "aliases": self.aliases,
+            "data": self.data,
+            "holdout_rows": self.holdout_rows,
+            "metrics": {m.key: m.as_dict() for m in self.metrics},
+            "top_features": self.top_features,
+            "code_version": self.code_version,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+        }
+
+    def markdown(self) -> str:
+        return render_markdown(self)
+
+    def html(self) -> str:
+        return render_html(self)
+
+
+def build_card(
+    *, session: Session, settings: Settings, dataset: str, version: int, resamples: int = RESAMPLES, seed: int = 0
+) -> ModelCard:
+    """The model card of one registered version. Raises ModelNotFound for an unknown version."""
+    info = registry.get_version(settings, dataset, version)
+    notes: list[str] = []
+    data, columns = None, []
+    try:
+        dataset_version = dataset_version_of(session=session, info=info)
+        data = {
+            "dataset": dataset_version.name,
+            "version": dataset_version.version,
+            "content_hash": dataset_version.content_hash,
+            "target": dataset_version.target,
+            "rows": dataset_version.row_count,
+            "source_file": dataset_version.source_file,
+        }
+        columns = [
+            {"name": c["name"], "role": c["role"], "reason": c.get("reason", "")} for c in dataset_version.columns
+        ]
+    except DatasetNotFound as exc:
+        notes.append(str(exc))
+
+    metrics, holdout_rows, classes = _logged_metrics(info), None, []
+    metrics_note = "Metrics as logged at training time (no interval: the holdout could not be rescored)."
+    try:
+        model = load_version(settings, dataset, version)
+        classes = [str(c) for c in model.classes]
+        holdout = load_holdout(session=session, settings=settings, info=info)
+        proba = predict_holdout(model, holdout)
+        metrics = holdout_metrics(holdout.y, proba, model.pipeline.classes_, resamples=resamples, seed=seed)
+        holdout_rows = len(holdout)
+        metrics_note = (
+            f"On the frozen holdout ({holdout_rows} rows of {holdout.dataset.label}), with 95 % confidence "
+            f"intervals: Wilson for accuracy, a seeded percentile bootstrap ({resamples} resamples) for the others."
+        )
+    except SiftError as exc:
+        notes.append(str(exc))
+
+    try:
+        confusion = registry.load_document(settings, info.run_id, CONFUSION_FILE)
+    except Exception:  # not every run logs it; MLflow raises its own types
+        confusion = None
+    report = _training_report(settings, dataset, version)
+    budget = {k: v for k, v in info.params.items() if k in BUDGET_PARAMS}
+    hyperparameters = {k: v for k, v in info.params.items() if k not in BUDGET_PARAMS}
+    cv = info.metrics.get("cv_f1_macro")
+    return ModelCard(
+        model=dataset,
+        version=info.version,
+        aliases=info.aliases,
+        run_id=info.run_id,
+        created_at=info.created_at.to_pydatetime() if info.created_at is not None else None,
+        code_version=info.tags.get("sift.code_version", "unknown"),
+        estimator=info.tags.get("sift.estimator", "unknown"),
+        data=data,
+        columns=columns,
+        metrics=metrics,
+        metrics_note=metrics_note,
+        holdout_rows=holdout_rows,
+        classes=classes or (confusion or {}).get("labels", []),
+        confusion=confusion,
+        budget=budget,
+        hyperparameters=hyperparameters,
+        cv_score=float(cv) if cv is not None else None,
+        top_features=_top_features(report),
+        tuning=_tuning_history(report),
+        leaderboard=_leaderboard(report),
+        notes=notes,
+    )
+
+
+def _logged_metrics(info: registry.ModelVersionInfo) -> list[MetricEstimate]:
+    return [
+        MetricEstimate(key, label, float(info.metrics[key]), method="logged")
+        for key, label in METRICS.items()
+        if key in info.metrics
+    ]
+
+
+# --- the training report (written by core.training.report, when present) --------------------
+
+
+def _training_report(settings: Settings, name: str, version: int) -> Any:
+    try:
+        from core.training.report import load_report
+    except ImportError:
+        return None
+    try:
+        return load_report(settings, name, version)
+    except SiftError:
+        return None
+
+
+def _get(thing: Any, key: str) -> Any:
+    if thing is None:
+        return None
+    if isinstance(thing, dict):
+        return thing.get(key)
+    return getattr(thing, key, None)
+
+
+def _top_features(report: Any) -> list[dict[str, Any]]:
+    """[{"feature", "importance", "std"}] from the report's permutation importance, largest first."""
+    found = _get(report, "importance") or _get(report, "permutation_importance") or _get(report, "feature_importance")
+    rows: list[dict[str, Any]] = []
+    if isinstance(found, pd.DataFrame):
+        found = found.to_dict("records")
+    if isinstance(found, dict) and ("features" in found or "feature" in found):
+        names = found.get("features") or found.get("feature") or []
+        means = found.get("importances_mean") or found.get("importance") or found.get("mean") or []
+        stds = found.get("importances_std") or found.get("std") or [None] * len(names)
+        rows = [{"feature": n, "importance": m, "std": s} for n, m, s in zip(names, means, stds, strict=False)]
+    elif isinstance(found, dict):
+        rows = [{"feature": k, "importance": v, "std": None} for k, v in found.items()]
+    elif isinstance(found, list):
+        for item in found:
+            name = _get(item, "feature") or _get(item, "name") or _get(item, "column")
+            value = _get(item, "importance")
+            if value is None:
+                value = _get(item, "mean")
+            std = _get(item, "std")
+            if name is not None and value is not None:
+                rows.append({"feature": name, "importance": value, "std": std})
+    clean = []
+    for row in rows:
+        try:
+            value = float(row["importance"])
+        except (TypeError, ValueError):
+            continue
+        std = row.get("std")
+        clean.append(
+            {"feature": str(row["feature"]), "importance": value, "std": float(std) if std is not None else None}
+        )
+    return sorted(clean, key=lambda r: r["importance"], reverse=True)[:TOP_FEATURES]
+
+
+def _leaderboard(report: Any) -> list[dict[str, Any]]:
+    """[{"candidate", "cv_f1_macro", "f1_macro", "winner"}] from the report's leaderboard, best first."""
+    found = _get(report, "leaderboard")
+    if not isinstance(found, list):
+        return []
+    rows = []
+    for item in found:
+        name = _get(item, "label") or _get(item, "name")
+        if name is None:
+            continue
+        rows.append(
+            {
+                "candidate": str(name),
+                "cv_f1_macro": _float(_get(item, "cv_f1_macro")),
+                "f1_macro": _float(_get(item, "f1_macro")),
+                "winner": bool(_get(item, "winner")),
+            }
+        )
+    return rows
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _tuning_history(report: Any) -> list[dict[str, Any]]:
+    """[{"trial", "value", "best"}] from the report's tuning trials, in trial order."""
+    found = _get(report, "tuning") or _get(report, "trials") or _get(report, "history")
+    if isinstance(found, dict):
+        found = found.get("trials") or found.get("values")
+    if not isinstance(found, list):
+        return []
+    out, best = [], -math.inf
+    for i, item in enumerate(found):
+        value = item if isinstance(item, (int, float)) else _get(item, "value")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            continue
+        number = _get(item, "number") if not isinstance(item, (int, float)) else None
+        best = max(best, value)
+        out.append({"trial": int(number) if number is not None else i, "value": value, "best": best})
+    return out
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#~&!])")
+
+
+def md_text(value: Any) -> str:
+    """User content made inert in Markdown: special characters escaped, one line."""
+    text = " ".join(str(value).split())
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return [*lines, ""]
+
+
+def render_markdown(card: ModelCard) -> str:
+    """The card as Markdown; every value that comes from the user's data is escaped."""
+    name = md_text(card.model)
+    out = [f"# Model card: {name} v{card.version}", ""]
+    aliases = ", ".join(f"`{a}`" for a in card.aliases) if card.aliases else "none"
+    created = card.created_at.strftime("%Y-%m-%d %H:%M UTC") if card.created_at else "unknown"
+    out += [
+        f"- **Registered model:** {name}, version {card.version} (aliases: {aliases})",
+        f"- **Estimator:** {md_text(card.estimator)}",
+        f"- **Created:** {created}",
+        f"- **Code version:** `{md_text(card.code_version)}`",
+        f"- **MLflow run:** `{md_text(card.run_id)}`",
+        "",
+        "## Data",
+        "",
+    ]
+    if card.data:
+        d = card.data
+        out += [
+            f"- **Dataset:** {md_text(d['dataset'])} version {d['version']}"
+            + (f" (file {md_text(d['source_file'])})" if d.get("source_file") else ""),
+            f"- **Content hash:** `{md_text(d['content_hash'])}`",
+            f"- **Target:** {md_text(d['target'])}",
+            f"- **Rows:** {d['rows']:,}",
+            "",
+        ]
+        if card.classes:
+            out += ["**Classes:** " + ", ".join(md_text(c) for c in card.classes), ""]
+        out += ["**Columns and their roles:**", ""]
+        out += _table(
+            ["column", "role", "why"],
+            [[md_text(c["name"]), md_text(c["role"]), md_text(c["reason"])] for c in card.columns],
+        )
+    else:
+        out += ["The dataset version this model was trained on is not in Sift's database.", ""]
+
+    out += ["## Holdout metrics", "", md_text(card.metrics_note), ""]
+    out += _table(
+        ["metric", "value", "95 % interval", "method"],
+        [
+            [
+                m.label,
+                _number(m.value),
+                f"{_number(m.low)} – {_number(m.high)}" if m.low is not None else "–",
+                md_text(m.method),
+            ]
+            for m in card.metrics
+        ],
+    )
+    if card.confusion and card.confusion.get("matrix"):
+        labels = [md_text(x) for x in card.confusion["labels"]]
+        out += ["**Confusion matrix** (rows: true class, columns: predicted):", ""]
+        out += _table(
+            ["true \\\\ predicted", *labels],
+            [[label, *(str(v) for v in row)] for label, row in zip(labels, card.confusion["matrix"], strict=False)],
+        )
+
+    out += ["## Top features", ""]
+    if card.top_features:
+        out += ["Permutation importance on the holdout (drop in score when the column is shuffled):", ""]
+        out += _table(
+            ["feature", "importance", "std"],
+            [[md_text(f["feature"]), _number(f["importance"], 4), _number(f["std"], 4)] for f in card.top_features],
+        )
+    else:
+        out += ["Not available: this version's training report has no feature importance.", ""]
+
+    out += ["## Training", ""]
+    if card.budget:
+        out += [
+            "**Budget and split:** " + ", ".join(f"{md_text(k)} = {md_text(v)}" for k, v in card.budget.items()),
+            "",
+        ]
+    if card.cv_score is not None:
+        out += [f"**Best cross-validated macro F1 during tuning:** {card.cv_score:.3f}", ""]
+    if card.hyperparameters:
+        out += ["**Chosen hyperparameters:**", ""]
+        out += _table(
+            ["parameter", "value"], [[md_text(k), md_text(v)] for k, v in sorted(card.hyperparameters.items())]
+        )
+    if card.leaderboard:
+        out += ["**Candidates compared** (same folds and holdout; best first):", ""]
+        out += _table(
+            ["candidate", "CV macro F1", "holdout macro F1", "registered"],
+            [
+                [
+                    md_text(r["candidate"]),
+                    _number(r["cv_f1_macro"]),
+                    _number(r["f1_macro"]),
+                    "yes" if r["winner"] else "",
+                ]
+                for r in card.leaderboard
+            ],
+        )
+    if card.tuning:
+        out += ["**XGBoost tuning history** (CV macro F1 of each trial, best so far):", ""]
+        out += _table(
+            ["trial", "score", "best so far"],
+            [[str(t["trial"]), _number(t["value"], 4), _number(t["best"], 4)] for t in card.tuning],
+        )
+    if card.notes:
+        out += ["## Notes", ""] + [f"- {md_text(n)}" for n in card.notes] + [""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 60rem; margin: 2rem auto;
+       padding: 0 1rem; color: #1f2430; line-height: 1.5; }
+h1 { border-bottom: 2px solid #e0e3ea; padding-bottom: .3rem; }
+h2 { margin-top: 2rem; }
+table { border-collapse: collapse; margin: .5rem 0 1rem; }
+th, td { border: 1px solid #d5d9e2; padding: .25rem .6rem; text-align: left; }
+th { background: #f3f5f9; }
+code { background: #f3f5f9; padding: 0 .2rem; border-radius: 3px; }
+"""
+
+
+def render_html(card: ModelCard) -> str:
+    """A standalone HTML page (no scripts, no external resources); raw HTML in the Markdown is escaped."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(render_markdown(card))
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(card.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
+    )

@@ -1,0 +1,408 @@
+"""Promotion and rollback of a dataset's model: the ``champion`` alias and its history.
+
+Aliases, not stages: the first registered version becomes ``champion`` and later ones
+``challenger`` (see :func:`core.registry.register_model`). Promoting a version moves
+``champion`` to it; the old champion keeps no alias, and a promoted challenger loses
+``challenger``. Every move is an :class:`~core.db.models.AliasEvent` row in Sift's database.
+
+The first champion is set by training, which does not write history: the functions here record
+it lazily (:func:`record_initial`) the first time they meet a model with a champion and no
+history, dated when that version was registered. Scoring resolves the alias on every call, so a
+promotion is picked up without a restart.
+"""
+
+from __future__ import annotations
+
+import getpass
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import registry
+from core.config import Settings
+from core.db.models import AliasEvent, utcnow
+from core.errors import ModelNotFound, PromotionRefused, SiftError
+
+CHAMPION = registry.CHAMPION
+METRICS = {
+    "accuracy": "Accuracy",
+    "f1_macro": "Macro F1",
+    "balanced_accuracy": "Balanced accuracy",
+    "roc_auc": "ROC AUC",
+}
+TRAINING = "sift train"  # who set the first champion
+MAX_REASON = 2000
+
+
+def default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        return "unknown"
+
+
+@dataclass
+class AliasChange:
+    """The outcome of a promotion or rollback."""
+
+    model: str
+    action: str
+    champion: int
+    previous: int | None
+    who: str
+    reason: str
+    at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "champion": self.champion,
+            "previous": self.previous,
+            "reason": self.reason,
+            "who": self.who,
+            "at": self.at.isoformat(),
+        }
+
+
+def _current_champion(settings: Settings, dataset: str) -> int | None:
+    try:
+        return registry.alias_version(settings, dataset, CHAMPION)
+    except ModelNotFound:
+        return None
+
+
+def _events(session: Session, dataset: str) -> list[AliasEvent]:
+    stmt = (
+        select(AliasEvent)
+        .where(AliasEvent.model_name == dataset, AliasEvent.alias == CHAMPION)
+        .order_by(AliasEvent.created_at, AliasEvent.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def record_initial(*, session: Session, settings: Settings, dataset: str) -> AliasEvent | None:
+    """Record the champion set by training, if the model has one and no history yet.
+
+    Called by the functions of this module; training may also call it right after registering a
+    first version (then ``when`` is exact). Returns the new event, or None when nothing was needed.
+    """
+    if session.scalar(select(AliasEvent.id).where(AliasEvent.model_name == dataset).limit(1)) is not None:
+        return None
+    champion = _current_champion(settings, dataset)
+    if champion is None:
+        return None
+    info = registry.get_version(settings, dataset, champion)
+    event = AliasEvent(
+        model_name=dataset,
+        alias=CHAMPION,
+        action="initial",
+        from_version=None,
+        to_version=champion,
+        who=TRAINING,
+        reason="first trained version becomes champion",
+        details={"source": "training", "run_id": info.run_id},
+        created_at=info.created_at.to_pydatetime() if info.created_at is not None else utcnow(),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def alias_history(*, session: Session, dataset: str, settings: Settings | None = None) -> list[AliasEvent]:
+    """Every recorded alias change of the dataset's model, newest first.
+
+    With ``settings``, the first champion set by training is recorded first if it is missing.
+    """
+    if settings is not None:
+        record_initial(session=session, settings=settings, dataset=dataset)
+    stmt = (
+        select(AliasEvent)
+        .where(AliasEvent.model_name == dataset)
+        .order_by(AliasEvent.created_at.desc(), AliasEvent.id.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def history_rows(events: list[AliasEvent]) -> list[dict[str, Any]]:
+    """Alias events as plain rows for tables and JSON."""
+    return [
+        {
+            "when": e.created_at,
+            "who": e.who,
+            "action": e.action,
+            "alias": e.alias,
+            "from": e.from_version,
+            "to": e.to_version,
+            "why": e.reason,
+        }
+        for e in events
+    ]
+
+
+def rollback_target(*, session: Session, settings: Settings, dataset: str) -> int | None:
+    """The version a rollback would make champion again, or None if there is no earlier champion.
+
+    The champion history is replayed as a stack: a promotion pushes, a rollback pops; so rolling
+    back twice after two promotions goes back to the first champion.
+    """
+    current = _current_champion(settings, dataset)
+    stack: list[int] = []
+    for event in _events(session, dataset):
+        if event.to_version is None:
+            continue
+        if event.action == "rollback":
+            if stack:
+                stack.pop()
+            if not stack or stack[-1] != event.to_version:
+                stack.append(event.to_version)
+        else:
+            stack.append(event.to_version)
+    if current is not None and (not stack or stack[-1] != current):
+        stack.append(current)  # the alias was moved outside Sift: treat that as a promotion
+    earlier = [v for v in stack[:-1] if v != current]
+    return earlier[-1] if earlier else None
+
+
+def _clean_reason(reason: str | None) -> str:
+    text = " ".join((reason or "").split())
+    return text[:MAX_REASON]
+
+
+def _require_version(settings: Settings, dataset: str, version: int) -> registry.ModelVersionInfo:
+    try:
+        return registry.get_version(settings, dataset, version)
+    except ModelNotFound:
+        known = sorted(v.version for v in registry.list_versions(settings, dataset))
+        if not known:
+            raise ModelNotFound(
+                f"Dataset {dataset!r} has no model yet. Train one first (python -m core train --dataset {dataset})."
+            ) from None
+        raise ModelNotFound(
+            f"Model {dataset!r} has no version {version}. Its versions are: {', '.join(map(str, known))}."
+        ) from None
+
+
+def _move_champion(
+    *,
+    session: Session,
+    settings: Settings,
+    dataset: str,
+    info: registry.ModelVersionInfo,
+    current: int | None,
+    action: str,
+    who: str | None,
+    reason: str | None,
+    details: dict[str, Any] | None,
+) -> AliasChange:
+    who = (who or default_user()).strip()[:128] or "unknown"
+    reason = _clean_reason(reason)
+    extra = dict(details or {})
+    if registry.CHALLENGER in info.aliases:
+        extra["challenger_cleared"] = info.version
+    event = AliasEvent(
+        model_name=dataset,
+        alias=CHAMPION,
+        action=action,
+        from_version=current,
+        to_version=info.version,
+        who=who,
+        reason=reason,
+        details=extra or None,
+    )
+    # the event is written first: if MLflow fails, the caller's transaction rolls it back
+    session.add(event)
+    session.flush()
+    registry.set_alias(settings, dataset, CHAMPION, info.version)
+    if registry.CHALLENGER in info.aliases:
+        registry.delete_alias(settings, dataset, registry.CHALLENGER)
+    return AliasChange(
+        model=dataset,
+        action=action,
+        champion=info.version,
+        previous=current,
+        who=who,
+        reason=reason,
+        at=event.created_at,
+    )
+
+
+def promote(
+    *,
+    session: Session,
+    settings: Settings,
+    dataset: str,
+    version: int,
+    who: str | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AliasChange:
+    """Make ``version`` the champion and record it. The caller owns the transaction (commits).
+
+    ``who`` defaults to the login name; ``details`` is stored as JSON with the event (e.g. the
+    figures behind a retraining decision). Raises ModelNotFound for an unknown version and
+    PromotionRefused if it already is the champion.
+    """
+    info = _require_version(settings, dataset, int(version))
+    record_initial(session=session, settings=settings, dataset=dataset)
+    current = _current_champion(settings, dataset)
+    if current == info.version:
+        raise PromotionRefused(
+            f"Version {info.version} is already the champion of {dataset!r}. Choose another version "
+            f"(python -m core models --dataset {dataset} lists them)."
+        )
+    return _move_champion(
+        session=session,
+        settings=settings,
+        dataset=dataset,
+        info=info,
+        current=current,
+        action="promote",
+        who=who,
+        reason=reason,
+        details=details,
+    )
+
+
+def rollback(
+    *,
+    session: Session,
+    settings: Settings,
+    dataset: str,
+    who: str | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AliasChange:
+    """Make the previous champion (from the alias history) champion again, and record it.
+
+    Raises PromotionRefused when there is no earlier champion to go back to.
+    """
+    record_initial(session=session, settings=settings, dataset=dataset)
+    current = _current_champion(settings, dataset)
+    if current is None:
+        _require_version(settings, dataset, 1)  # no model at all: say so
+        raise PromotionRefused(f"Model {dataset!r} has no champion to roll back from. Promote a version instead.")
+    target = rollback_target(session=session, settings=settings, dataset=dataset)
+    if target is None:
+        raise PromotionRefused(
+            f"Nothing to roll back to: version {current} is the only champion {dataset!r} has had. "
+            "Promote another version instead."
+        )
+    try:
+        info = registry.get_version(settings, dataset, target)
+    except ModelNotFound:
+        raise PromotionRefused(
+            f"The previous champion of {dataset!r}, version {target}, no longer exists. Promote a version instead."
+        ) from None
+    return _move_champion(
+        session=session,
+        settings=settings,
+        dataset=dataset,
+        info=info,
+        current=current,
+        action="rollback",
+        who=who,
+        reason=reason,
+        details=details,
+    )
+
+
+# --- comparing a version with the champion --------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """Holdout metrics of ``version`` beside those of ``champion``, with the difference."""
+
+    model: str
+    champion: int
+    version: int
+    rows: list[dict[str, Any]] = field(default_factory=list)  # {"metric", "champion", "version", "difference"}
+    basis: str = ""
+    same_holdout: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "champion": self.champion,
+            "version": self.version,
+            "metrics": self.rows,
+            "basis": self.basis,
+            "same_holdout": self.same_holdout,
+        }
+
+
+def _split(settings: Settings, info: registry.ModelVersionInfo) -> list[int] | None:
+    try:
+        return registry.load_document(settings, info.run_id, "split.json").get("holdout_row_ids")
+    except Exception:  # no split recorded; MLflow raises its own types
+        return None
+
+
+def _rows(a: dict[str, float], b: dict[str, float]) -> list[dict[str, Any]]:
+    rows = []
+    for key, label in METRICS.items():
+        x, y = a.get(key, math.nan), b.get(key, math.nan)
+        rows.append({"metric": label, "champion": x, "version": y, "difference": y - x})
+    return rows
+
+
+def compare(
+    *, session: Session, settings: Settings, dataset: str, version: int, against: int | None = None
+) -> Comparison:
+    """Compare ``version`` with the champion (or ``against``) on the same holdout metrics.
+
+    When both runs recorded the same holdout rows of the same dataset version, their logged
+    metrics are compared as they are. Otherwise both models score ``version``'s holdout.
+    """
+    from core.model_card import load_holdout, predict_holdout
+    from core.scoring import load_version
+    from core.training.evaluate import classification_metrics
+
+    info = _require_version(settings, dataset, int(version))
+    if against is None:
+        against = _current_champion(settings, dataset)
+        if against is None:
+            raise ModelNotFound(f"Model {dataset!r} has no champion to compare with. Promote a version first.")
+    base = _require_version(settings, dataset, int(against))
+    same_data = all(info.tags.get(t) == base.tags.get(t) for t in ("sift.dataset", "sift.dataset_version"))
+    split_a, split_b = _split(settings, base), _split(settings, info)
+    if same_data and split_a is not None and split_a == split_b:
+        return Comparison(
+            model=dataset,
+            champion=base.version,
+            version=info.version,
+            rows=_rows(base.metrics, info.metrics),
+            basis=f"Both versions were evaluated on the same holdout ({len(split_a)} rows): logged metrics.",
+        )
+    try:
+        holdout = load_holdout(session=session, settings=settings, info=info)
+        scores = []
+        for number in (base.version, info.version):
+            model = load_version(settings, dataset, number)
+            proba = predict_holdout(model, holdout)
+            scores.append(classification_metrics(holdout.y, proba, model.pipeline.classes_))
+    except SiftError as exc:
+        return Comparison(
+            model=dataset,
+            champion=base.version,
+            version=info.version,
+            rows=_rows(base.metrics, info.metrics),
+            basis=f"Logged metrics, on different holdouts: they cannot be rescored on one ({exc})",
+            same_holdout=False,
+        )
+    basis = (
+        f"Both versions scored on version {info.version}'s holdout ({len(holdout)} rows of {holdout.dataset.label})."
+    )
+    if same_data and split_a is not None:
+        seen = len(set(holdout.row_ids) - set(split_a))
+        if seen:
+            basis += f" The champion was trained on {seen} of these rows, which favours it."
+    elif not same_data:
+        basis += " The champion was trained on another dataset version and may have seen some of these rows."
+    return Comparison(
+        model=dataset, champion=base.version, version=info.version, rows=_rows(scores[0], scores[1]), basis=basis
+    )

@@ -1,0 +1,60 @@
+"""The training report: JSON documents stored with the winner's MLflow run, and read back.
+
+Keys of a report (each present when the run recorded it; runs from before the report have at
+most ``confusion_matrix``):
+
+- ``leaderboard``: one row per candidate, best first: ``name``, ``label``, ``cv_f1_macro`` and
+  ``cv_f1_macro_std`` (mean and spread over the CV folds), holdout ``accuracy``, ``f1_macro``,
+  ``balanced_accuracy``, ``roc_auc``, ``fit_seconds``, ``winner``, ``run_id``.
+- ``confusion_matrix``: ``labels`` and ``matrix`` (rows: true class, columns: predicted).
+- ``roc_curve`` / ``pr_curve``: ``kind`` ("binary" or "one-vs-rest") and ``curves``, one per
+  class drawn: ``label`` with ``fpr``/``tpr``/``auc`` or ``recall``/``precision``/
+  ``average_precision``/``prevalence``.
+- ``calibration``: ``kind`` ("binary" or "top-label"), ``bins`` (``predicted``, ``observed``,
+  ``count``), ``brier`` and a ``note`` saying what is plotted.
+- ``permutation_importance``: ``feature``, ``importance`` (drop of holdout macro F1 when the
+  column is shuffled), ``std``; largest first, one row per original column.
+- ``tuning``: the Optuna study: ``study_name``, ``best_number`` and ``trials`` (``number``,
+  ``state``, ``value``, ``params``, ``seconds``, ...).
+
+:func:`load_report` adds ``model``, ``version``, ``run_id``, ``estimator`` and ``metrics``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import registry
+from core.config import Settings
+
+REPORT_FILES: dict[str, str] = {
+    "leaderboard": "leaderboard.json",
+    "confusion_matrix": "confusion_matrix.json",
+    "roc_curve": "roc_curve.json",
+    "pr_curve": "pr_curve.json",
+    "calibration": "calibration.json",
+    "permutation_importance": "permutation_importance.json",
+    "tuning": "tuning.json",
+}
+
+
+def report_documents(report: dict[str, Any]) -> dict[str, Any]:
+    """The report's parts as run artifacts: {file name: document}."""
+    return {REPORT_FILES[key]: value for key, value in report.items() if key in REPORT_FILES}
+
+
+def load_report(settings: Settings, name: str, version: int) -> dict[str, Any]:
+    """The training report of one registered version; raises ModelNotFound for an unknown version."""
+    info = registry.get_version(settings, name, version)
+    documents = registry.load_documents(settings, info.run_id, list(REPORT_FILES.values()))
+    report: dict[str, Any] = {
+        "model": name,
+        "version": info.version,
+        "run_id": info.run_id,
+        "estimator": info.tags.get("sift.estimator"),
+        "metrics": info.metrics,
+    }
+    for key, filename in REPORT_FILES.items():
+        if filename in documents:
+            report[key] = documents[filename]
+    return report

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from core.cli import build_parser
+from core.errors import InvalidBudget
+from core.training import BUDGETS, DEFAULT_BUDGET, resolve_budget
+
+
+def test_presets_grow_and_quick_is_the_default() -> None:
+    assert list(BUDGETS) == ["quick", "standard", "thorough"] and DEFAULT_BUDGET == "quick"
+    quick, standard, thorough = BUDGETS.values()
+    assert quick.trials < standard.trials < thorough.trials
+    assert quick.timeout < standard.timeout < thorough.timeout
+    assert all(b.description for b in BUDGETS.values())
+
+
+@pytest.mark.parametrize(
+    ("budget", "trials", "timeout", "expected"),
+    [
+        (None, None, None, (BUDGETS["quick"].trials, BUDGETS["quick"].timeout)),
+        ("standard", None, None, (BUDGETS["standard"].trials, BUDGETS["standard"].timeout)),
+        ("standard", 7, None, (7, BUDGETS["standard"].timeout)),
+        ("thorough", None, 12, (BUDGETS["thorough"].trials, 12.0)),
+        (None, 5, None, (5, None)),
+        (None, None, 30, (None, 30.0)),
+    ],
+    ids=["default", "named", "trials override", "timeout override", "trials alone", "seconds alone"],
+)
+def test_resolve_budget(budget, trials, timeout, expected) -> None:
+    assert resolve_budget(budget, trials=trials, timeout=timeout) == expected
+
+
+@pytest.mark.parametrize(
+    ("budget", "trials", "timeout", "words"),
+    [("huge", None, None, "No budget 'huge'"), (None, 0, None, "at least 1"), (None, None, -1, "more than 0")],
+)
+def test_unusable_budgets_are_user_errors(budget, trials, timeout, words) -> None:
+    with pytest.raises(InvalidBudget, match=words):
+        resolve_budget(budget, trials=trials, timeout=timeout)
+
+
+def test_cli_train_takes_a_budget() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["train", "--dataset", "rice", "--budget", "thorough", "--trials", "3"])
+    assert (args.budget, args.trials, args.timeout) == ("thorough", 3, None)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--dataset", "rice", "--budget", "forever"])
