@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import resources
+from core.feedback import feedback_counts
 from core.jobs import active_jobs
 from core.status import dataset_names
 
@@ -13,13 +14,17 @@ PAGES = Path(__file__).parent / "app" / "pages"
 st.set_page_config(page_title="Sift", page_icon="🧪", layout="wide")
 
 train_page = st.Page(PAGES / "train.py", title="Train", icon=":material/tune:", url_path="train")
+feedback_page = st.Page(PAGES / "feedback.py", title="Feedback", icon=":material/fact_check:", url_path="feedback")
 page = st.navigation(
     [
         st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
         st.Page(PAGES / "data.py", title="Data", icon=":material/table:", url_path="data"),
         train_page,
         st.Page(PAGES / "predict.py", title="Predict", icon=":material/online_prediction:", url_path="predict"),
+        st.Page(PAGES / "batch.py", title="Batch", icon=":material/upload_file:", url_path="batch"),
+        feedback_page,
         st.Page(PAGES / "models.py", title="Models", icon=":material/model_training:", url_path="models"),
+        st.Page(PAGES / "monitor.py", title="Monitor", icon=":material/monitoring:", url_path="monitor"),
     ]
 )
 
@@ -34,11 +39,27 @@ with st.sidebar:
         elif st.session_state.get(resources.DATASET_KEY) not in names:
             st.session_state[resources.DATASET_KEY] = names[0]
         st.selectbox("Dataset", names, key=resources.DATASET_KEY, help="Every page works on this dataset.")
+        with resources.sessions()() as session:
+            counts = feedback_counts(
+                session=session, settings=resources.settings(), dataset=st.session_state[resources.DATASET_KEY]
+            )
+        st.page_link(
+            feedback_page,
+            label=f"{counts.pending:,} prediction{'s' if counts.pending != 1 else ''} without a label",
+            icon=":material/fact_check:",
+        )
+        if counts.since_champion is not None:
+            due = (" · retrain due" + (", starting by itself" if counts.auto else "")) if counts.due else ""
+            st.caption(
+                f"{counts.since_champion:,} of {counts.threshold:,} labels since champion v{counts.champion}{due}",
+                help="Labels gathered since the champion was trained, and the threshold that makes a retrain due.",
+            )
     else:
         st.info("No dataset yet: run `python -m core demo` or ingest a CSV.")
     for job in running:  # training runs in the background: say so on every page
         progress = job.progress or {}
         trial = f"trial {progress.get('trial') or 0}" + (f" of {progress['trials']}" if progress.get("trials") else "")
-        st.page_link(train_page, label=f"Training {job.dataset}: {trial}", icon=":material/hourglass_top:")
+        doing = "Retraining" if job.kind == "retrain" else "Training"
+        st.page_link(train_page, label=f"{doing} {job.dataset}: {trial}", icon=":material/hourglass_top:")
 
 page.run()

@@ -177,8 +177,18 @@ def cmd_resume(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
+    """Score a file; an unfinished batch of the same file is resumed. Progress goes to a terminal's stderr."""
+    import time
+
     from core.db import open_database
     from core.scoring import score_file
+
+    shown = [0.0]
+
+    def progress(done: int, expected: int) -> None:
+        if sys.stderr.isatty() and time.monotonic() - shown[0] >= 2:
+            shown[0] = time.monotonic()
+            print(f"scored {done:,} of about {expected:,} rows", file=sys.stderr)
 
     settings = _settings()
     result = score_file(
@@ -187,8 +197,20 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
         dataset=args.dataset,
         input_path=args.input,
         output_path=args.output,
+        progress=progress,
     )
     return result
+
+
+def cmd_batches(args: argparse.Namespace) -> dict[str, Any]:
+    from core.db import open_database
+    from core.scoring import batch_as_dict, list_batches
+
+    with open_database(_settings())() as session:
+        return {
+            "dataset": args.dataset,
+            "batches": [batch_as_dict(b) for b in list_batches(session=session, dataset=args.dataset)],
+        }
 
 
 def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
@@ -230,6 +252,71 @@ def cmd_history(args: argparse.Namespace) -> dict[str, Any]:
         return {"model": args.dataset, "history": history_rows(events)}
 
 
+def cmd_feedback(args: argparse.Namespace) -> dict[str, Any]:
+    """Record true labels from a CSV of prediction_id,label and/or set the retrain policy; print the counters.
+
+    When the dataset retrains automatically and the labels cross its threshold, the retrain job
+    is started in the background (``retrain.job_id``).
+    """
+    from core import jobs
+    from core.datasets.versions import get_version
+    from core.db import open_database
+    from core.feedback import check_retrain, feedback_counts, import_labels, set_retrain_policy
+    from core.promotion import default_user
+
+    settings = _settings()
+    sessions = open_database(settings)
+    out: dict[str, Any] = {"dataset": args.dataset}
+    with sessions.begin() as session:
+        get_version(session=session, name=args.dataset)  # an unknown dataset is refused
+        if args.threshold is not None or args.auto is not None:
+            auto = None if args.auto is None else args.auto == "on"
+            set_retrain_policy(
+                session=session, settings=settings, dataset=args.dataset, threshold=args.threshold, auto=auto
+            )
+        if args.input is not None:
+            outcome = import_labels(
+                session=session,
+                dataset=args.dataset,
+                source=args.input,
+                who=args.who or default_user(),
+                settings=settings,
+            )
+            out |= outcome.as_dict()
+        elif args.auto == "on":
+            out["retrain"] = check_retrain(session=session, settings=settings, dataset=args.dataset).as_dict()
+        out["counts"] = feedback_counts(session=session, settings=settings, dataset=args.dataset).as_dict()
+    job_id = (out.get("retrain") or {}).get("job_id")
+    if job_id is not None:
+        out["retrain"]["pid"] = jobs.start_job(settings, job_id)
+        print(f"Retrain job {job_id} started in the background.", file=sys.stderr)
+    return out
+
+
+def cmd_retrain(args: argparse.Namespace) -> dict[str, Any]:
+    """Retrain the champion with the labelled feedback in the foreground (a job, like train), then decide."""
+    from core import jobs
+    from core.db import open_database
+    from core.training import DEFAULT_BUDGET
+    from core.training.retrain import submit_retrain
+
+    settings = _settings()
+    sessions = open_database(settings)
+    budget = args.budget or (DEFAULT_BUDGET if args.trials is None and args.timeout is None else None)
+    with sessions.begin() as session:
+        job = submit_retrain(
+            session=session,
+            settings=settings,
+            dataset=args.dataset,
+            trials=args.trials,
+            timeout=args.timeout,
+            seed=args.seed,
+            budget=budget,
+        )
+    print(f"Retrain job {job.id} for {job.dataset}…", file=sys.stderr)
+    return jobs.training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
+
+
 def cmd_card(args: argparse.Namespace) -> dict[str, Any]:
     from core import registry
     from core.db import open_database
@@ -263,6 +350,91 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
             fmt=args.format,
             version=args.version,
         )
+
+
+def _column_choices(methods: list[str] | None, thresholds: list[str] | None) -> dict[str, dict[str, Any]]:
+    from core.errors import DriftOptionError
+
+    chosen: dict[str, dict[str, Any]] = {}
+    for option, items in (("method", methods), ("threshold", thresholds)):
+        for item in items or []:
+            column, sep, value = item.rpartition("=")
+            if not sep or not column or not value:
+                raise DriftOptionError(f"--{option} {item!r}: write COLUMN=VALUE, for example --{option} Area=ks.")
+            chosen.setdefault(column, {})[option] = value
+    return chosen
+
+
+def _dates(text: str | None) -> tuple[Any, Any]:
+    from datetime import date
+
+    from core.errors import DriftOptionError
+
+    if not text:
+        return None, None
+    start, sep, end = text.partition(":")
+    try:
+        return (date.fromisoformat(start) if start else None, date.fromisoformat(end) if sep and end else None)
+    except ValueError:
+        raise DriftOptionError(f"--dates {text!r}: write START:END as ISO dates, e.g. 2025-01-01:2025-01-31.") from None
+
+
+def cmd_drift(args: argparse.Namespace) -> dict[str, Any]:
+    """Drift of a window of inputs against the champion's training data; or, with --windows, drift over time."""
+    from core.db import open_database
+    from core.monitoring import drift, windows
+    from core.monitoring.ledger import Selection
+
+    settings = _settings()
+    sessions = open_database(settings)
+    if args.windows:
+        return windows.refresh(
+            sessions=sessions, settings=settings, dataset=args.dataset, kind=args.windows, size=args.size
+        ).as_dict()
+    options = _column_choices(args.method, args.threshold)
+    with sessions() as session:
+        if args.input is not None:
+            result = drift.measure_file(
+                session=session, settings=settings, dataset=args.dataset, path=args.input, options=options
+            )
+        else:
+            start, end = _dates(args.dates)
+            selection = Selection(
+                last=args.last or (None if (args.batch or start or end) else settings.drift_window_rows),
+                start=start,
+                end=end,
+                batch=args.batch,
+            )
+            result = drift.measure_selection(
+                session=session, settings=settings, dataset=args.dataset, selection=selection, options=options
+            )
+    out = result.as_dict()
+    if args.report is not None:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(result.html(), encoding="utf-8")
+        out["report"] = str(args.report)
+    return out
+
+
+def cmd_alerts(args: argparse.Namespace) -> dict[str, Any]:
+    """A dataset's monitoring alerts, newest first; --ack acknowledges one first."""
+    from core.datasets.versions import get_version
+    from core.db import open_database
+    from core.monitoring.alerts import acknowledge, alert_as_dict, list_alerts
+    from core.promotion import default_user
+
+    out: dict[str, Any] = {"dataset": args.dataset}
+    with open_database(_settings()).begin() as session:
+        get_version(session=session, name=args.dataset)  # an unknown dataset is refused
+        if args.ack is not None:
+            alert = acknowledge(
+                session=session, alert_id=args.ack, who=args.who or default_user(), dataset=args.dataset
+            )
+            out["acknowledged"] = alert_as_dict(alert)
+        out["alerts"] = [
+            alert_as_dict(a) for a in list_alerts(session=session, dataset=args.dataset, status=args.status)
+        ]
+    return out
 
 
 def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
@@ -360,6 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, type=Path)
     p.set_defaults(func=cmd_predict)
 
+    p = commands.add_parser("batches", help="list a dataset's scored batches, newest first (status, counts, class mix)")
+    p.add_argument("--dataset", required=True)
+    p.set_defaults(func=cmd_batches)
+
     p = commands.add_parser("models", help="list a dataset's registered model versions")
     p.add_argument("--dataset", required=True)
     p.set_defaults(func=cmd_models)
@@ -379,6 +555,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True)
     p.set_defaults(func=cmd_history)
 
+    p = commands.add_parser(
+        "feedback", help="record true labels from a CSV of prediction_id,label; set the retrain policy; show counters"
+    )
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--input", type=Path, help="CSV file with the columns prediction_id and label")
+    p.add_argument("--who", help="who gives the labels, for the history (default: the login name)")
+    p.add_argument("--threshold", type=_positive_int, help="labels since the champion that make a retrain due")
+    p.add_argument("--auto", choices=("on", "off"), help="start a retrain by itself when the threshold is crossed")
+    p.set_defaults(func=cmd_feedback)
+
+    p = commands.add_parser(
+        "retrain", help="retrain the champion with the labelled feedback; promote it only if it is not worse"
+    )
+    p.add_argument("--dataset", required=True)
+    p.add_argument(
+        "--budget",
+        choices=_budget_names(),
+        help="preset of trials and seconds (default: quick, unless --trials or --timeout is given)",
+    )
+    p.add_argument("--trials", type=_positive_int, help="XGBoost trials; overrides the budget's")
+    p.add_argument("--timeout", type=float, help="seconds for the search, from the start; overrides the budget's")
+    p.add_argument("--seed", type=int)
+    p.set_defaults(func=cmd_retrain)
+
     p = commands.add_parser("card", help="a model version's card; --output writes it as Markdown and HTML")
     p.add_argument("--dataset", required=True)
     p.add_argument("--version", type=_positive_int, help="default: the champion")
@@ -391,6 +591,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("mlflow", "onnx"), default="mlflow")
     p.add_argument("--version", type=_positive_int, help="default: the champion")
     p.set_defaults(func=cmd_export)
+
+    p = commands.add_parser("drift", help="drift of recent inputs against the champion's training data (Evidently)")
+    p.add_argument("--dataset", required=True)
+    window = p.add_mutually_exclusive_group()
+    window.add_argument("--input", type=Path, help="a CSV file of inputs to compare")
+    window.add_argument("--last", type=_positive_int, metavar="N", help="the last N predictions (default: 1000)")
+    window.add_argument("--batch", metavar="ID", help="the predictions of one scored batch")
+    window.add_argument("--dates", metavar="START:END", help="predictions made from START to END (ISO dates)")
+    window.add_argument(
+        "--windows",
+        choices=("day", "batch", "count"),
+        help="drift over time: measure and store the new windows of this kind, then check alerts",
+    )
+    p.add_argument("--size", type=_positive_int, metavar="N", help="predictions per window with --windows count")
+    p.add_argument("--method", action="append", metavar="COLUMN=METHOD", help="drift method for a column (repeatable)")
+    p.add_argument("--threshold", action="append", metavar="COLUMN=VALUE", help="drift threshold for a column")
+    p.add_argument("--report", type=Path, metavar="PATH", help="also write Evidently's full report as HTML")
+    p.set_defaults(func=cmd_drift)
+
+    p = commands.add_parser("alerts", help="a dataset's monitoring alerts, newest first; --ack ID acknowledges one")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--ack", type=_positive_int, metavar="ID", help="acknowledge this alert")
+    p.add_argument("--who", help="who acknowledges (default: your login name)")
+    p.add_argument("--status", choices=("open", "acknowledged"), help="only alerts in this state")
+    p.set_defaults(func=cmd_alerts)
 
     p = commands.add_parser("demo", help="load the bundled rice data and train a first model if missing")
     p.add_argument("--trials", type=_positive_int, default=DEMO_TRIALS)

@@ -29,6 +29,49 @@ class Settings(BaseSettings):
     holdout_fraction: float = Field(default=0.2, gt=0.05, lt=0.5)
     default_trials: int = Field(default=20, ge=1)
     seed: int = 42
+    retrain_threshold: int = Field(
+        default=50, ge=1, description="Labels gathered since the champion was trained that make a retrain due."
+    )
+    retrain_tolerance: float = Field(
+        default=0.005, ge=0, le=1, description="Macro F1 a retrained challenger may lose on a slice and still win."
+    )
+    retrain_eval_fraction: float = Field(
+        default=0.2, gt=0, lt=1, description="Share of the most recent labels kept out of retraining to judge it."
+    )
+    retrain_min_eval_rows: int = Field(default=5, ge=1, description="Fewest recent labels kept out to judge a retrain.")
+    drift_min_rows: int = Field(
+        default=100, ge=1, description="Fewest predictions in a window for drift to be measured (fewer is noise)."
+    )
+    drift_share: float = Field(
+        default=0.5, gt=0, le=1, description="Share of drifting features at which a window counts as drifted."
+    )
+    drift_window_rows: int = Field(default=1000, ge=1, description="Predictions per window when windows are counted.")
+    alert_drift_share: float = Field(
+        default=0.5, gt=0, le=1, description="Share of drifting features in a window that raises an alert."
+    )
+    alert_key_features: int = Field(
+        default=3,
+        ge=0,
+        description="Top features by permutation importance whose drift alone raises an alert (0: all).",
+    )
+    alert_accuracy_drop: float = Field(
+        default=0.05, gt=0, lt=1, description="Drop below the champion's holdout accuracy that raises an alert."
+    )
+    alert_min_labels: int = Field(
+        default=30, ge=1, description="Fewest labels in a window before its realised accuracy can raise an alert."
+    )
+    alert_flagged_share: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="Share of scored rows flagged (unseen or out of range) that raises an alert.",
+    )
+    alert_rejected_share: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Share of a window's input rows rejected by the contract that raises an alert.",
+    )
 
     @property
     def data_dir(self) -> Path:

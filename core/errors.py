@@ -85,3 +85,31 @@ class BatchInProgress(SiftError):
 
 class BatchNotFound(SiftError):
     """No scored batch with that id."""
+
+
+class NotEnoughFeedback(SiftError):
+    """Too few usable labelled predictions to retrain and judge the result."""
+
+
+class InvalidSetting(SiftError):
+    """A setting (such as a retrain threshold) with a value Sift cannot use."""
+
+
+class WindowTooSmall(SiftError):
+    """Too few predictions in a window to measure drift: the figures would be noise."""
+
+
+class DriftOptionError(SiftError):
+    """A drift method or threshold that cannot be used for a column."""
+
+
+class WindowNotFound(SiftError):
+    """No stored monitoring window with that id."""
+
+
+class AlertNotFound(SiftError):
+    """No alert with that id."""
+
+
+class NoPredictions(SiftError):
+    """The chosen window of the prediction ledger holds no predictions."""

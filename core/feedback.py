@@ -5,17 +5,43 @@ every change (the first label included) is kept in :class:`~core.db.models.Feedb
 with who made it, when, and the old and new label. A label must be one of the classes of the
 model version that made the prediction: those the ledger recorded with it (the keys of its
 ``probabilities``, which are that version's input-contract classes).
+
+Many labels at once (:func:`import_labels` for a CSV file of ``prediction_id,label``,
+:func:`save_labels` for the table of recent predictions) follow the same rules, checked for all
+rows in bulk and written in one statement per table: good rows are kept, every bad one is
+reported with its reason, and a rejected row changes nothing.
+
+**Retraining.** :func:`feedback_counts` gives the counters (predictions without a label, labels
+gathered since the champion was registered, the dataset's threshold); :func:`check_retrain`,
+run after labels are recorded, says whether a retrain is due and, when the dataset retrains
+automatically, queues one retrain job per crossing of the threshold (the caller starts it with
+:func:`core.jobs.start_job` once its transaction is committed).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+import pandas as pd
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from core.db.models import Feedback, FeedbackHistory, Prediction, utcnow
-from core.errors import InvalidLabel, PredictionNotFound
+from core.config import Settings
+from core.db.models import Feedback, FeedbackHistory, Prediction, RetrainPolicy, utcnow
+from core.errors import (
+    ColumnError,
+    InputFileError,
+    InvalidLabel,
+    InvalidSetting,
+    ModelNotFound,
+    PredictionNotFound,
+    SiftError,
+)
 
 MAX_WHO = 128
 
@@ -103,3 +129,581 @@ def record_label(*, session: Session, prediction_id: int, label: object, who: st
     session.add(FeedbackHistory(prediction_id=prediction.id, old_label=old, new_label=label, who=who, created_at=now))
     session.flush()
     return feedback
+
+
+# --- many labels at once --------------------------------------------------------------------
+
+ID_COLUMN, LABEL_COLUMN = "prediction_id", "label"
+_IN_CHUNK = 500  # ids per IN (...) query
+MAX_THRESHOLD = 1_000_000
+
+
+@dataclass
+class RetrainTrigger:
+    """Whether labels gathered since the champion make a retrain due, and whether one was queued.
+
+    ``job_id`` is a retrain job queued just now (automatic mode): the caller starts it with
+    :func:`core.jobs.start_job` after committing.
+    """
+
+    dataset: str
+    due: bool = False
+    auto: bool = False
+    job_id: int | None = None
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"due": self.due, "auto": self.auto, "job_id": self.job_id, "message": self.message}
+
+
+@dataclass
+class LabelImport:
+    """What became of a set of labels.
+
+    ``reasons`` maps each rejected row to its message: the row's number among a file's data rows
+    (the first data row is 1), or the prediction id for the table. Accepted labels were
+    ``created`` (a first label), ``replaced`` (another label before) or ``unchanged``.
+    """
+
+    accepted: int = 0
+    rejected: int = 0
+    reasons: dict[str, str] = field(default_factory=dict)
+    created: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    retrain: RetrainTrigger | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "reasons": dict(self.reasons),
+            "created": self.created,
+            "replaced": self.replaced,
+            "unchanged": self.unchanged,
+        }
+        if self.retrain is not None:
+            out["retrain"] = self.retrain.as_dict()
+        return out
+
+
+def _clean_who(who: object) -> str:
+    return (" ".join(str(who or "").split()) or "app")[:MAX_WHO]
+
+
+def _parse_id(value: object) -> int | None:
+    text = str(value if value is not None else "").strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)  # 12.0, as a spreadsheet may write it
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def _chunks(values: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+def _apply_labels(
+    session: Session, *, dataset: str, entries: list[tuple[str, object, object]], who: str
+) -> LabelImport:
+    """Check ``(key, prediction id, label)`` entries in bulk and store the good ones in one go."""
+    outcome = LabelImport()
+    reasons: dict[str, str] = {}
+    wanted: dict[int, tuple[str, object]] = {}
+    for key, raw_id, raw_label in entries:
+        number = _parse_id(raw_id)
+        if number is None:
+            shown = str(raw_id if raw_id is not None else "").strip()
+            reasons[key] = (
+                f"{shown!r} is not a prediction id: give the whole number of the prediction_id column."
+                if shown
+                else "The prediction_id is empty: give the whole number of the prediction_id column."
+            )
+        elif number in wanted:
+            reasons[key] = (
+                f"Prediction {number} is labelled twice (also at {wanted[number][0]}): give one label per "
+                "prediction; the first one was used."
+            )
+        else:
+            wanted[number] = (key, raw_label)
+
+    found: dict[int, Any] = {}
+    existing: dict[int, Any] = {}
+    for chunk in _chunks(list(wanted)):
+        stmt = select(Prediction.id, Prediction.dataset, Prediction.model_name, Prediction.model_version)
+        found.update((row.id, row) for row in session.execute(stmt.where(Prediction.id.in_(chunk))))
+        stmt = select(Feedback.id, Feedback.prediction_id, Feedback.label).where(Feedback.prediction_id.in_(chunk))
+        existing.update((row.prediction_id, row) for row in session.execute(stmt))
+
+    classes: dict[tuple[str, int], list[str]] = {}
+    matched: dict[tuple[str, int, str], str | InvalidLabel] = {}
+    now, who = utcnow(), _clean_who(who)
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    for number, (key, raw_label) in wanted.items():
+        row = found.get(number)
+        if row is None:
+            reasons[key] = (
+                f"No prediction {number} in the ledger. Use the prediction_id of a scored row "
+                "(the Predict page shows it, scored files have it in a column)."
+            )
+            continue
+        if row.dataset != dataset:
+            reasons[key] = f"Prediction {number} was made for dataset {row.dataset!r}, not {dataset!r}: label it there."
+            continue
+        model = (row.model_name, row.model_version)
+        if model not in classes:
+            stored = session.scalar(select(Prediction.probabilities).where(Prediction.id == number))
+            classes[model] = list(json.loads(stored))
+        lookup = (*model, str(raw_label))
+        if lookup not in matched:
+            try:
+                matched[lookup] = normalise_label(raw_label, classes[model], where=f"model {model[0]} v{model[1]}")
+            except InvalidLabel as exc:
+                matched[lookup] = exc
+        label = matched[lookup]
+        if isinstance(label, InvalidLabel):
+            reasons[key] = f"Prediction {number}: {label}"
+            continue
+        current = existing.get(number)
+        if current is None:
+            new.append({"prediction_id": number, "label": label, "who": who, "created_at": now, "updated_at": now})
+            outcome.created += 1
+        elif current.label == label:
+            outcome.unchanged += 1
+            continue
+        else:
+            changed.append({"id": current.id, "label": label, "who": who, "updated_at": now})
+            outcome.replaced += 1
+        old = None if current is None else current.label
+        history.append({"prediction_id": number, "old_label": old, "new_label": label, "who": who, "created_at": now})
+
+    if new:
+        session.execute(insert(Feedback), new)
+    if changed:
+        session.execute(update(Feedback), changed)
+        for obj in list(session.identity_map.values()):  # bulk updates do not refresh loaded objects
+            if isinstance(obj, Feedback):
+                session.expire(obj)
+    if history:
+        session.execute(insert(FeedbackHistory), history)
+    order = {key: i for i, (key, _, _) in enumerate(entries)}
+    outcome.reasons = dict(sorted(reasons.items(), key=lambda item: order.get(item[0], len(order))))
+    outcome.rejected = len(outcome.reasons)
+    outcome.accepted = outcome.created + outcome.replaced + outcome.unchanged
+    return outcome
+
+
+def read_labels(path: str | Path) -> list[tuple[str, object, object]]:
+    """The ``(row number, prediction_id, label)`` of a CSV file; other columns are ignored.
+
+    Column names match whatever their case and surrounding spaces, so a scored file with a
+    ``label`` column added can be imported as it is.
+    """
+    from core.datasets.reading import sniff
+
+    path = Path(path)
+    fmt = sniff(path)
+    columns = {" ".join(n.split()).casefold(): n for n in fmt.names}
+    missing = [c for c in (ID_COLUMN, LABEL_COLUMN) if c not in columns]
+    if missing:
+        raise ColumnError(
+            f"{path.name} has no {' and no '.join(missing)} column (its columns: {', '.join(map(repr, fmt.names))}). "
+            f"Give one row per prediction with the columns {ID_COLUMN} and {LABEL_COLUMN}."
+        )
+    id_name, label_name = columns[ID_COLUMN], columns[LABEL_COLUMN]
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=fmt.delimiter,
+            encoding=fmt.encoding,
+            header=0,
+            names=fmt.names,
+            index_col=False,
+            usecols=[id_name, label_name],
+            dtype=str,
+            keep_default_na=False,
+        )
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+        raise InputFileError(
+            f"{path.name} could not be read as CSV ({exc}). Save it as 'CSV UTF-8' and try again."
+        ) from exc
+    if frame.empty:
+        raise InputFileError(f"{path.name} has a header but no rows. Add one row per labelled prediction.")
+    pairs = zip(frame[id_name].tolist(), frame[label_name].tolist(), strict=True)
+    return [(f"row {i}", pid, label) for i, (pid, label) in enumerate(pairs, start=1)]
+
+
+def import_labels(
+    *,
+    session: Session,
+    dataset: str,
+    source: str | Path | pd.DataFrame,
+    who: str = "app",
+    settings: Settings | None = None,
+) -> LabelImport:
+    """Label many predictions of ``dataset`` from a CSV file (or a frame) of ``prediction_id,label``.
+
+    Every row is checked as :func:`record_label` would (known prediction of this dataset, a
+    class of the model that made it), in bulk; the good rows are stored in one go, the others
+    reported by row. With ``settings``, :func:`check_retrain` runs afterwards (``retrain``).
+    The caller owns the transaction.
+    """
+    if isinstance(source, pd.DataFrame):
+        columns = {" ".join(str(n).split()).casefold(): n for n in source.columns}
+        if ID_COLUMN not in columns or LABEL_COLUMN not in columns:
+            raise ColumnError(f"Give the columns {ID_COLUMN} and {LABEL_COLUMN}.")
+        pairs = zip(source[columns[ID_COLUMN]].tolist(), source[columns[LABEL_COLUMN]].tolist(), strict=True)
+        entries = [(f"row {i}", pid, label) for i, (pid, label) in enumerate(pairs, start=1)]
+    else:
+        entries = read_labels(source)
+    outcome = _apply_labels(session, dataset=dataset, entries=entries, who=who)
+    if settings is not None:
+        outcome.retrain = check_retrain(session=session, settings=settings, dataset=dataset)
+    return outcome
+
+
+def save_labels(
+    *,
+    session: Session,
+    dataset: str,
+    labels: Mapping[int, object],
+    who: str = "app",
+    settings: Settings | None = None,
+) -> LabelImport:
+    """Store the labels edited in the table of recent predictions (prediction id -> label).
+
+    The same rules and outcome as :func:`import_labels`; reasons are keyed ``prediction N``.
+    """
+    entries = [(f"prediction {pid}", pid, label) for pid, label in labels.items()]
+    outcome = _apply_labels(session, dataset=dataset, entries=entries, who=who)
+    if settings is not None:
+        outcome.retrain = check_retrain(session=session, settings=settings, dataset=dataset)
+    return outcome
+
+
+def label_prediction(
+    *, session: Session, settings: Settings, prediction_id: int, label: object, who: str = "app"
+) -> tuple[Feedback, RetrainTrigger]:
+    """:func:`record_label`, then :func:`check_retrain` for the prediction's dataset (for pages)."""
+    feedback = record_label(session=session, prediction_id=prediction_id, label=label, who=who)
+    dataset = session.scalar(select(Prediction.dataset).where(Prediction.id == feedback.prediction_id))
+    return feedback, check_retrain(session=session, settings=settings, dataset=dataset)
+
+
+# --- the table of recent predictions ----------------------------------------------------------------
+
+
+@dataclass
+class PredictionFilter:
+    """Which predictions the feedback table shows (None: no condition)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    batch_id: str | None = None  # "" for single predictions only
+    predicted: list[str] | None = None
+    min_confidence: float | None = None
+    max_confidence: float | None = None
+    flagged: bool | None = None
+    labelled: bool | None = None
+    limit: int = 500
+
+
+def prediction_table(*, session: Session, dataset: str, where: PredictionFilter | None = None) -> pd.DataFrame:
+    """The dataset's predictions matching ``where``, newest first, with their label if any.
+
+    Columns: ``prediction_id``, ``created_at``, ``source``, ``batch_id``, ``model_version``,
+    ``predicted``, ``confidence``, ``flags``, ``label``, ``labelled_by``, ``labelled_at``.
+    """
+    where = where or PredictionFilter()
+    stmt = (
+        select(
+            Prediction.id.label("prediction_id"),
+            Prediction.created_at,
+            Prediction.source,
+            Prediction.batch_id,
+            Prediction.model_version,
+            Prediction.predicted_class.label("predicted"),
+            Prediction.confidence,
+            Prediction.flags,
+            Feedback.label,
+            Feedback.who.label("labelled_by"),
+            Feedback.updated_at.label("labelled_at"),
+        )
+        .outerjoin(Feedback, Feedback.prediction_id == Prediction.id)
+        .where(Prediction.dataset == dataset)
+    )
+    if where.since is not None:
+        stmt = stmt.where(Prediction.created_at >= where.since)
+    if where.until is not None:
+        stmt = stmt.where(Prediction.created_at < where.until)
+    if where.batch_id == "":
+        stmt = stmt.where(Prediction.batch_id.is_(None))
+    elif where.batch_id is not None:
+        stmt = stmt.where(Prediction.batch_id == where.batch_id)
+    if where.predicted:
+        stmt = stmt.where(Prediction.predicted_class.in_(where.predicted))
+    if where.min_confidence is not None:
+        stmt = stmt.where(Prediction.confidence >= where.min_confidence)
+    if where.max_confidence is not None:
+        stmt = stmt.where(Prediction.confidence <= where.max_confidence)
+    if where.flagged is not None:
+        stmt = stmt.where(Prediction.flags != "" if where.flagged else Prediction.flags == "")
+    if where.labelled is not None:
+        stmt = stmt.where(Feedback.id.is_not(None) if where.labelled else Feedback.id.is_(None))
+    stmt = stmt.order_by(Prediction.id.desc()).limit(max(1, int(where.limit)))
+    rows = session.execute(stmt).all()
+    columns = list(stmt.selected_columns.keys())
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    for moment in ("created_at", "labelled_at"):
+        frame[moment] = pd.to_datetime(frame[moment], utc=True)
+    return frame
+
+
+def prediction_span(*, session: Session, dataset: str) -> tuple[datetime | None, datetime | None]:
+    """When the dataset's first and latest predictions were made (None, None without any)."""
+    first, last = session.execute(
+        select(func.min(Prediction.created_at), func.max(Prediction.created_at)).where(Prediction.dataset == dataset)
+    ).one()
+    return _utc(first), _utc(last)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without their (UTC) time zone."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def dataset_classes(*, session: Session, dataset: str) -> list[str]:
+    """The classes the dataset's recent model versions predict, in their order (for label choices)."""
+    versions = session.execute(
+        select(Prediction.model_version, func.max(Prediction.id))
+        .where(Prediction.dataset == dataset)
+        .group_by(Prediction.model_version)
+        .order_by(Prediction.model_version.desc())
+    ).all()
+    out: list[str] = []
+    for _, last in versions:
+        stored = session.scalar(select(Prediction.probabilities).where(Prediction.id == last))
+        out += [c for c in json.loads(stored) if c not in out]
+    return out
+
+
+# --- counters and the retrain trigger --------------------------------------------------------------
+
+_registered: dict[tuple[str, str, int], datetime] = {}
+
+
+def champion_registered_at(settings: Settings, dataset: str, version: int) -> datetime:
+    """When a model version was registered (versions never change, so it is kept once read)."""
+    from core import registry
+
+    key = (settings.tracking_uri, dataset, int(version))
+    if key not in _registered:
+        info = registry.get_version(settings, dataset, version)
+        created = info.created_at.to_pydatetime() if info.created_at is not None else datetime.now(UTC)
+        _registered[key] = created
+    return _registered[key]
+
+
+@dataclass
+class FeedbackCounts:
+    """The counters shown wherever labels matter."""
+
+    dataset: str
+    predictions: int
+    labelled: int
+    since_champion: int | None  # None: no champion yet
+    champion: int | None
+    champion_registered: datetime | None
+    threshold: int
+    auto: bool
+    next_auto_at: int | None = None  # automatic mode after a start: labels at which the next one starts
+
+    @property
+    def pending(self) -> int:
+        """Predictions without a label."""
+        return max(0, self.predictions - self.labelled)
+
+    @property
+    def due(self) -> bool:
+        return self.since_champion is not None and self.since_champion >= self.threshold
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "predictions": self.predictions,
+            "labelled": self.labelled,
+            "pending": self.pending,
+            "since_champion": self.since_champion,
+            "champion": self.champion,
+            "champion_registered": None if self.champion_registered is None else self.champion_registered.isoformat(),
+            "threshold": self.threshold,
+            "auto": self.auto,
+            "due": self.due,
+            "next_auto_at": self.next_auto_at,
+        }
+
+
+def retrain_policy(*, session: Session, settings: Settings, dataset: str) -> RetrainPolicy:
+    """The dataset's retrain policy; the defaults of the settings (not stored) when it has none."""
+    found = session.get(RetrainPolicy, dataset)
+    if found is not None:
+        return found
+    return RetrainPolicy(dataset=dataset, threshold=settings.retrain_threshold, auto=False)
+
+
+def set_retrain_policy(
+    *, session: Session, settings: Settings, dataset: str, threshold: int | None = None, auto: bool | None = None
+) -> RetrainPolicy:
+    """Set the dataset's retrain threshold (labels since the champion) and/or automatic mode."""
+    from core.datasets.versions import get_version
+
+    get_version(session=session, name=dataset)  # an unknown dataset is refused, naming the known ones
+    if threshold is not None:
+        try:
+            number = int(threshold)
+        except (TypeError, ValueError):
+            number = 0
+        if number != threshold or not 1 <= number <= MAX_THRESHOLD:
+            raise InvalidSetting(
+                f"The retrain threshold must be a whole number of labels from 1 to {MAX_THRESHOLD:,} "
+                f"(got {threshold!r})."
+            )
+    policy = session.get(RetrainPolicy, dataset)
+    if policy is None:
+        policy = RetrainPolicy(dataset=dataset, threshold=settings.retrain_threshold, auto=False)
+        session.add(policy)
+    if threshold is not None:
+        policy.threshold = int(threshold)
+    if auto is not None:
+        policy.auto = bool(auto)
+    policy.updated_at = utcnow()
+    session.flush()
+    return policy
+
+
+def _next_auto_at(policy: RetrainPolicy, champion: int | None) -> int | None:
+    if not policy.auto or policy.last_auto_labels is None or policy.last_auto_champion != champion:
+        return None
+    return policy.last_auto_labels + policy.threshold
+
+
+def feedback_counts(*, session: Session, settings: Settings, dataset: str) -> FeedbackCounts:
+    """Predictions without a label, labels since the champion was registered, and the threshold."""
+    from core.scoring import champion_version
+
+    predictions = session.scalar(select(func.count()).select_from(Prediction).where(Prediction.dataset == dataset))
+    try:
+        champion: int | None = champion_version(settings, dataset, session=session)
+        since = champion_registered_at(settings, dataset, champion)
+    except ModelNotFound:
+        champion, since = None, None
+    newer = case((Feedback.created_at > since, 1), else_=0) if since is not None else None
+    columns = [func.count(Feedback.id)] + ([func.sum(newer)] if newer is not None else [])
+    counted = session.execute(
+        select(*columns)
+        .select_from(Feedback)
+        .join(Prediction, Prediction.id == Feedback.prediction_id)
+        .where(Prediction.dataset == dataset)
+    ).one()
+    policy = retrain_policy(session=session, settings=settings, dataset=dataset)
+    return FeedbackCounts(
+        dataset=dataset,
+        predictions=int(predictions or 0),
+        labelled=int(counted[0] or 0),
+        since_champion=int(counted[1] or 0) if since is not None else None,
+        champion=champion,
+        champion_registered=since,
+        threshold=policy.threshold,
+        auto=bool(policy.auto),
+        next_auto_at=_next_auto_at(policy, champion),
+    )
+
+
+def check_retrain(*, session: Session, settings: Settings, dataset: str) -> RetrainTrigger:
+    """Whether a retrain is due; in automatic mode, queue one retrain job per crossing of the threshold.
+
+    A crossing is recorded on the policy (the labels since the champion, and that champion),
+    so later labels start nothing until ``threshold`` more have gathered, or a new champion
+    starts the count again. The one-job-per-dataset rule of :mod:`core.jobs` holds: while a
+    job runs, nothing is queued and the crossing is not recorded (the next label tries again).
+    The caller owns the transaction and starts ``job_id`` after committing.
+    """
+    counts = feedback_counts(session=session, settings=settings, dataset=dataset)
+    trigger = RetrainTrigger(dataset=dataset, due=counts.due, auto=counts.auto)
+    if not counts.due:
+        return trigger
+    gathered = f"{counts.since_champion} labels since champion v{counts.champion} (threshold {counts.threshold})"
+    if not counts.auto:
+        trigger.message = (
+            f"{gathered}: a retrain is due. Start it on the Train page or with "
+            f"`python -m core retrain --dataset {dataset}`."
+        )
+        return trigger
+    if counts.next_auto_at is not None and counts.since_champion < counts.next_auto_at:
+        policy = retrain_policy(session=session, settings=settings, dataset=dataset)
+        trigger.message = (
+            f"{gathered}: a retrain was started automatically at {policy.last_auto_labels} labels "
+            f"(job {policy.last_auto_job}); the next one starts at {counts.next_auto_at}."
+        )
+        return trigger
+    from core.training.retrain import submit_retrain
+
+    try:
+        with session.begin_nested():
+            job = submit_retrain(session=session, settings=settings, dataset=dataset)
+    except SiftError as exc:  # another job runs, too few usable labels: say so, try again next time
+        trigger.message = f"{gathered}: a retrain is due but was not started: {exc}"
+        return trigger
+    policy = session.get(RetrainPolicy, dataset)
+    if policy is None:
+        policy = RetrainPolicy(dataset=dataset, threshold=counts.threshold, auto=True)
+        session.add(policy)
+    policy.last_auto_labels, policy.last_auto_champion, policy.last_auto_job = (
+        counts.since_champion,
+        counts.champion,
+        job.id,
+    )
+    session.flush()
+    trigger.job_id = job.id
+    trigger.message = f"{gathered}: retrain job {job.id} was started automatically."
+    return trigger
+
+
+# --- labelled rows for retraining ----------------------------------------------------------------
+
+
+@dataclass
+class LabelledRows:
+    """Labelled predictions of a dataset, oldest label first: their inputs and true class."""
+
+    ids: list[int]
+    labelled_at: list[datetime]
+    inputs: list[str]  # JSON text as the ledger holds it
+    labels: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def labelled_rows(*, session: Session, dataset: str) -> LabelledRows:
+    """Every labelled prediction of ``dataset``, ordered by when it was first labelled."""
+    rows = session.execute(
+        select(Prediction.id, Feedback.created_at, Prediction.inputs, Feedback.label)
+        .join(Feedback, Feedback.prediction_id == Prediction.id)
+        .where(Prediction.dataset == dataset)
+        .order_by(Feedback.created_at, Feedback.id)
+    ).all()
+    if not rows:
+        return LabelledRows([], [], [], [])
+    ids, moments, inputs, labels = map(list, zip(*rows, strict=True))
+    return LabelledRows(ids, moments, inputs, labels)

@@ -559,11 +559,15 @@ def _claim(session: Session, job_id: int) -> Job | None:
 def run_job(*, sessions: sessionmaker[Session], settings: Settings, job_id: int) -> Job:
     """Run a queued job in this process, recording its progress and outcome; returns the job.
 
+    A ``train`` job trains a dataset version; a ``retrain`` job retrains the champion with the
+    labelled feedback and decides on the challenger (:mod:`core.training.retrain`).
+
     A user-fixable problem (:class:`SiftError`) ends the job ``failed`` with its message, a
     cancellation ends it ``cancelled`` with nothing registered; anything else is recorded as
     ``failed`` with a one-line summary and raised again (it is a bug).
     """
     from core.errors import TrainingCancelled
+    from core.training.retrain import RETRAIN, retrain
     from core.training.train import train
 
     with sessions.begin() as session:
@@ -572,19 +576,21 @@ def run_job(*, sessions: sessionmaker[Session], settings: Settings, job_id: int)
         parameters = job.parameters or {}
         with _Worker(sessions, job) as worker:
             try:
+                common = {
+                    "settings": settings,
+                    "dataset": job.dataset,
+                    "trials": parameters.get("trials"),
+                    "timeout": parameters.get("timeout"),
+                    "seed": parameters.get("seed"),
+                    "progress": worker.progress,
+                    "should_stop": worker.should_stop,
+                    "study_name": job.study_name,
+                }
                 with sessions.begin() as session:
-                    result = train(
-                        session=session,
-                        settings=settings,
-                        dataset=job.dataset,
-                        dataset_version=job.dataset_version,
-                        trials=parameters.get("trials"),
-                        timeout=parameters.get("timeout"),
-                        seed=parameters.get("seed"),
-                        progress=worker.progress,
-                        should_stop=worker.should_stop,
-                        study_name=job.study_name,
-                    )
+                    if job.kind == RETRAIN:  # the champion's data plus feedback, then the decision
+                        result = retrain(session=session, **common)
+                    else:
+                        result = train(session=session, dataset_version=job.dataset_version, **common)
             except TrainingCancelled:
                 worker.finish("cancelled")
             except SiftError as exc:

@@ -4,6 +4,8 @@ import streamlit as st
 
 from app import resources
 from app.ui.format import percent
+from app.ui.monitor import alert_banner
+from core.monitoring.alerts import list_alerts
 from core.status import workspace_status
 
 st.title("Sift")
@@ -14,6 +16,8 @@ st.markdown(
 
 with resources.sessions()() as session:
     status = workspace_status(session=session, settings=resources.settings())
+    open_alerts = list_alerts(session=session, status="open")
+alert_banner(open_alerts)
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Datasets", len(status.datasets))

@@ -20,13 +20,16 @@ from core import jobs
 from core.datasets.versions import list_versions
 from core.db.models import JOB_ACTIVE, Job
 from core.errors import SiftError
+from core.feedback import check_retrain, feedback_counts, set_retrain_policy
 from core.training.budgets import BUDGETS, DEFAULT_BUDGET
 from core.training.report import load_report
+from core.training.retrain import decision_table, minimum_labels, retrain_decisions, submit_retrain
 
 CUSTOM = "custom"
 REFRESH_SECONDS = 2
 HISTORY = 50
 SCORE = "CV macro F1"
+RETRAIN_FLASH = "train_retrain_flash"
 
 
 def _limits(trials: Any, timeout: Any) -> str:
@@ -114,8 +117,24 @@ def _start(job_id: int) -> None:
         raise
 
 
+def show_decision(decision: dict[str, Any], key: str) -> None:
+    """A retrain's decision: the reason, and both models' metrics on both slices."""
+    (st.success if decision.get("promoted") else st.warning)(decision.get("reason") or "No reason recorded.")
+    st.dataframe(
+        decision_table(decision),
+        hide_index=True,
+        column_config={
+            c: st.column_config.NumberColumn(format="%.4f") for c in ("champion", "challenger", "difference")
+        },
+        key=key,
+    )
+
+
 def _show_result(job: Job) -> None:
     result = job.result or {}
+    if "promoted" in result:  # a retrain: the decision says what became of the challenger
+        show_decision(result, key=f"train_decision_{job.id}")
+        return
     version, aliases = result.get("version"), result.get("aliases") or []
     if "champion" in aliases:
         role = "It is the **champion**: scoring uses it from now on."
@@ -149,7 +168,8 @@ def show_job(job_id: int, was_active: bool) -> None:
         st.rerun()  # it just ended: refresh the whole page (the Start button, the past jobs)
     progress = job.progress or {}
     values = progress.get("values") or []
-    st.subheader(f"Job {job.id}: {job.dataset} v{job.dataset_version} · {job.status}")
+    what = "Retrain job" if job.kind == "retrain" else "Job"
+    st.subheader(f"{what} {job.id}: {job.dataset} v{job.dataset_version} · {job.status}")
     took = f" · ran {_duration(jobs.elapsed_seconds(job))}" if job.finished_at and job.started_at else ""
     st.caption(f"Budget {_budget_text(job)} · submitted {jobs.ago(job.created_at)}{took} · study `{job.study_name}`")
 
@@ -203,6 +223,7 @@ def _history_frame(history: list[Job]) -> pd.DataFrame:
         rows.append(
             {
                 "job": job.id,
+                "kind": job.kind,
                 "status": job.status,
                 "dataset version": job.dataset_version,
                 "budget": _budget_text(job),
@@ -277,6 +298,129 @@ with st.container(border=True):
                 st.error(str(exc))
             else:
                 st.rerun()
+
+
+def retrain_section() -> None:
+    """Labels gathered since the champion, the threshold and automatic mode, Retrain now, the last decision."""
+    with sessions() as session:
+        counts = feedback_counts(session=session, settings=settings, dataset=dataset)
+        decisions = retrain_decisions(session=session, dataset=dataset, limit=HISTORY)
+    st.subheader(f"Retrain {dataset} with feedback")
+    flash = st.session_state.pop(RETRAIN_FLASH, None)
+    if flash:
+        st.success(flash)
+    if counts.champion is None:
+        st.caption("No champion yet: train one first. A retrain adds the labelled predictions to its training data.")
+        return
+    since_col, labelled_col, pending_col = st.columns(3)
+    since_col.metric(
+        f"Labels since champion v{counts.champion}",
+        f"{counts.since_champion:,} of {counts.threshold:,}",
+        help="Labels given after the champion was registered, and the threshold that makes a retrain due.",
+    )
+    labelled_col.metric("Labelled predictions", f"{counts.labelled:,}", help="All of them join a retrain.")
+    pending_col.metric("Predictions without a label", f"{counts.pending:,}")
+    with st.form(f"train_retrain_policy_{dataset}", border=False):
+        left, right = st.columns(2)
+        threshold = left.number_input(
+            "Retrain threshold (labels since the champion)",
+            min_value=1,
+            value=counts.threshold,
+            step=1,
+            key=f"train_retrain_threshold_{dataset}",
+        )
+        auto = right.toggle(
+            "Retrain automatically",
+            value=counts.auto,
+            key=f"train_retrain_auto_{dataset}",
+            help="Start a retrain by itself when recorded labels cross the threshold (once per crossing).",
+        )
+        saved = st.form_submit_button("Save retrain settings")
+    if saved:
+        try:
+            with sessions.begin() as session:
+                set_retrain_policy(
+                    session=session, settings=settings, dataset=dataset, threshold=int(threshold), auto=auto
+                )
+                trigger = check_retrain(session=session, settings=settings, dataset=dataset) if auto else None
+            message = f"Saved: a retrain is due at {int(threshold):,} labels since the champion" + (
+                ", and starts by itself." if auto else "."
+            )
+            if trigger is not None and trigger.job_id is not None:
+                _start(trigger.job_id)
+                message += f" Retrain job {trigger.job_id} started: the threshold is already crossed."
+        except SiftError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state[RETRAIN_FLASH] = message
+            st.rerun()
+    if counts.due:
+        st.info(
+            f"A retrain is due: {counts.since_champion:,} labels since champion v{counts.champion}"
+            + (f"; the next automatic one starts at {counts.next_auto_at:,}." if counts.next_auto_at else ".")
+        )
+    presets = list(BUDGETS)
+    left, right = st.columns([2, 1])
+    budget = left.selectbox(
+        "Retrain budget",
+        presets,
+        index=presets.index(DEFAULT_BUDGET) if DEFAULT_BUDGET in presets else 0,
+        format_func=lambda name: f"{name}: up to {_limits(BUDGETS[name].trials, BUDGETS[name].timeout)}",
+        key="train_retrain_budget",
+    )
+    needed = minimum_labels(settings)
+    blocked = (
+        f"Job {active.id} is {active.status} for {dataset}: wait for it or cancel it."
+        if active
+        else f"A retrain needs at least {needed} labelled predictions ({counts.labelled} so far)."
+        if counts.labelled < needed
+        else None
+    )
+    right.write("")  # aligns the button with the select box
+    if right.button(
+        "Retrain now", key="train_retrain_start", type="primary", disabled=blocked is not None, help=blocked
+    ):
+        try:
+            with sessions.begin() as session:
+                job = submit_retrain(session=session, settings=settings, dataset=dataset, budget=budget)
+            _start(job.id)
+        except SiftError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+    st.caption(
+        f"A retrain trains like Start training, on champion v{counts.champion}'s data plus every labelled prediction, "
+        f"except the most recent {settings.retrain_eval_fraction:.0%} of labels (at least "
+        f"{settings.retrain_min_eval_rows}), kept out to judge it. The result becomes the challenger and is promoted "
+        f"only if its macro F1 is not worse than the champion's by more than {settings.retrain_tolerance:g}, on the "
+        "champion's holdout and on those recent labels."
+    )
+    if decisions:
+        latest = decisions[0]
+        st.markdown(f"**Latest decision** ({jobs.ago(latest['when'])}):")
+        show_decision(latest, key="train_retrain_decision")
+        if len(decisions) > 1:
+            with st.expander(f"All {len(decisions)} retrain decisions"):
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {
+                                "when": d["when"],
+                                "promoted": d["promoted"],
+                                "champion": d["champion_version"],
+                                "challenger": d["challenger_version"],
+                                "reason": d["reason"],
+                            }
+                            for d in decisions
+                        ]
+                    ),
+                    hide_index=True,
+                    key="train_retrain_decisions",
+                )
+
+
+with st.container(border=True):
+    retrain_section()
 
 if shown is not None:
     with st.container(border=True):

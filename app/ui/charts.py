@@ -26,3 +26,67 @@ def probability_bar(probabilities: dict[str, float], predicted: str) -> go.Figur
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
     return fig
+
+
+def contribution_bar(reasons: list[tuple[str, float]], predicted: str, unit: str) -> go.Figure:
+    """Top reasons of one prediction: (label, contribution), largest first; positive pushes towards ``predicted``."""
+    labels = [label for label, _ in reasons][::-1]
+    values = [value for _, value in reasons][::-1]
+    colors = ["#2ca02c" if v >= 0 else "#d62728" for v in values]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=labels,
+            orientation="h",
+            marker_color=colors,
+            text=[f"{v:+.3g}" for v in values],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:+.4g}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis={"title": f"towards {predicted} ({unit})", "zeroline": True},
+        yaxis={"title": None, "type": "category"},
+        height=80 + 34 * len(labels),
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
+    return fig
+
+
+def class_mix_bar(mix: dict[str, int]) -> go.Figure:
+    """Rows per predicted class."""
+    labels = list(mix)
+    counts = [mix[k] for k in labels]
+    total = sum(counts) or 1
+    shares = [f"{n / total:.1%}" for n in counts]
+    fig = go.Figure(go.Bar(x=labels, y=counts, text=shares, textposition="auto", marker_color="#1f77b4"))
+    fig.update_layout(
+        xaxis={"title": "predicted class", "type": "category"},
+        yaxis={"title": "rows"},
+        height=300,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title={"text": "Predicted class mix", "font": {"size": 14}},
+    )
+    return fig
+
+
+def confidence_histogram(bins: list[int]) -> go.Figure:
+    """Rows per confidence bin: ``bins`` equal bins from 0 to 1."""
+    width = 1 / max(len(bins), 1)
+    fig = go.Figure(
+        go.Bar(
+            x=[(i + 0.5) * width for i in range(len(bins))],
+            y=bins,
+            width=width * 0.95,
+            marker_color="#ff7f0e",
+            hovertemplate="confidence %{x:.0%}: %{y} rows<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis={"title": "confidence (probability of the predicted class)", "range": [0, 1], "tickformat": ".0%"},
+        yaxis={"title": "rows"},
+        height=300,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title={"text": "Confidence", "font": {"size": 14}},
+    )
+    return fig

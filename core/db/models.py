@@ -193,6 +193,9 @@ class AliasEvent(Base):
 
     ``action`` is ``initial`` (the first champion, set by training), ``promote`` or ``rollback``;
     ``details`` holds optional structured context, e.g. the figures behind a retraining decision.
+    A retrained challenger that was not promoted is recorded too, on the ``challenger`` alias with
+    action ``not promoted`` (from the champion that stays, to the challenger): it never moves
+    ``champion``, so rollbacks ignore it.
     """
 
     __tablename__ = "alias_events"
@@ -233,3 +236,127 @@ class FeedbackHistory(Base):
     new_label: Mapped[str] = mapped_column(Text)
     who: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RetrainPolicy(Base):
+    """When to retrain a dataset's model: the label threshold and whether to start by itself.
+
+    A dataset without a row uses the defaults of :mod:`core.config`. ``last_auto_labels`` and
+    ``last_auto_champion`` record the last automatic start (the labels gathered since the
+    champion then, and that champion), so one crossing of the threshold starts one retrain.
+    """
+
+    __tablename__ = "retrain_policies"
+
+    dataset: Mapped[str] = mapped_column(String(64), primary_key=True)
+    threshold: Mapped[int] = mapped_column(Integer)
+    auto: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_auto_labels: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_auto_champion: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_auto_job: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DriftWindow(Base):
+    """Drift of one window of ledger inputs against the training data of the model version that scored them.
+
+    ``kind`` is ``day`` (``key`` the UTC date of the predictions), ``batch`` (``key`` the batch id)
+    or ``count`` (``key`` ``"N:k"``: the k-th run of N predictions of that model version, by id).
+    A window is ``closed`` once no prediction can join it (the day is over, the batch complete, N
+    reached); a closed window is never computed again unless its drift options changed
+    (``options_key``). ``status`` is ``measured`` or ``too_small`` (fewer rows than the minimum:
+    no drift figures then). ``columns`` holds per feature ``drifted``, ``score``, ``method``,
+    ``method_label``, ``threshold`` and ``role``. ``class_mix``, ``confidence_bins``,
+    ``mean_confidence`` and ``estimated_accuracy`` describe the window's predictions (kept for
+    windows too small for drift as well).
+    """
+
+    __tablename__ = "drift_windows"
+    __table_args__ = (UniqueConstraint("dataset", "model_version", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(64), index=True)
+    model_version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))  # day | batch | count
+    key: Mapped[str] = mapped_column(String(64))
+    start: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # first prediction's time
+    end: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # last prediction's time
+    first_id: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    flagged: Mapped[int] = mapped_column(Integer, default=0)  # rows scored with a flag (unseen category, out of range)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)  # rows of the window's batches refused by the contract
+    closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="measured")  # measured | too_small
+    drift_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dataset_drift: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    columns: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    options_key: Mapped[str] = mapped_column(String(16), default="")
+    mean_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    estimated_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    class_mix: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # predicted class -> rows
+    confidence_bins: Mapped[list[int]] = mapped_column(JSON, default=list)  # 20 equal bins from 0 to 1
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DriftOptions(Base):
+    """A dataset's drift settings per feature: the method and threshold the analyst chose (else Evidently's)."""
+
+    __tablename__ = "drift_options"
+
+    dataset: Mapped[str] = mapped_column(String(64), primary_key=True)
+    columns: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {column: {"method"?, "threshold"?}}
+    who: Mapped[str] = mapped_column(String(128), default="app")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelBaseline(Base):
+    """What a model version looked like on data it was not trained on, for monitoring its predictions.
+
+    ``calibration`` maps the largest probability of a prediction to the chance it is right
+    (isotonic regression fitted on the holdout: ``{"x": [...], "y": [...]}``, read by
+    interpolation); ``check`` holds the honest test of it (fitted on one half of the holdout,
+    estimated on the other). ``class_mix`` is the share of each class among the training labels
+    and ``confidence_bins`` the holdout's largest probabilities in 20 equal bins from 0 to 1.
+    """
+
+    __tablename__ = "model_baselines"
+    __table_args__ = (UniqueConstraint("dataset", "model_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(64), index=True)
+    model_version: Mapped[int] = mapped_column(Integer)
+    holdout_rows: Mapped[int] = mapped_column(Integer)
+    holdout_accuracy: Mapped[float] = mapped_column(Float)
+    calibration: Mapped[dict[str, Any]] = mapped_column(JSON)
+    check: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    class_mix: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    confidence_bins: Mapped[list[int]] = mapped_column(JSON, default=list)
+    key_features: Mapped[list[str]] = mapped_column(JSON, default=list)  # by permutation importance, largest first
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AlertEvent(Base):
+    """A monitoring threshold crossed in one window: at most one per dataset, kind and window.
+
+    ``kind`` is ``drift_share``, ``feature_drift``, ``estimated_accuracy``, ``realised_accuracy``,
+    ``flagged_share`` or ``rejected_share``; ``window`` names the window (``"day:2025-01-31:v1"``).
+    ``status`` is ``open`` until someone acknowledges it.
+    """
+
+    __tablename__ = "alert_events"
+    __table_args__ = (UniqueConstraint("dataset", "kind", "window"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    window: Mapped[str] = mapped_column(String(128))
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("drift_windows.id"), nullable=True)
+    model_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    value: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | acknowledged
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)

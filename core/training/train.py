@@ -229,7 +229,15 @@ class _Split:
     y_hold: np.ndarray
 
 
-def _split(frame: pd.DataFrame, version: DatasetVersion, holdout_fraction: float, seed: int) -> _Split:
+def _split(
+    frame: pd.DataFrame,
+    version: DatasetVersion,
+    holdout_fraction: float,
+    seed: int,
+    *,
+    extra_rows: pd.DataFrame | None = None,
+    holdout_row_ids: list[int] | None = None,
+) -> _Split:
     frame = frame[frame[version.target].notna()]
     features = feature_columns(version.columns)
     if not features:
@@ -246,9 +254,25 @@ def _split(frame: pd.DataFrame, version: DatasetVersion, holdout_fraction: float
             f"Target {version.target!r} needs at least two classes with 3 rows or more each to hold some "
             f"out and cross-validate the rest (the smallest has {int(counts.min())}). Add rows or merge classes."
         )
-    X_train, X_hold, y_train, y_hold = train_test_split(  # noqa: N806
-        X, y, test_size=holdout_fraction, stratify=y, random_state=seed
-    )
+    if holdout_row_ids is None:
+        X_train, X_hold, y_train, y_hold = train_test_split(  # noqa: N806
+            X, y, test_size=holdout_fraction, stratify=y, random_state=seed
+        )
+    else:  # a given holdout (a retrain is judged on its champion's), in the given order
+        held = [i for i in dict.fromkeys(int(i) for i in holdout_row_ids) if i in X.index]
+        if not held:
+            raise TargetError(f"None of the given holdout rows is a labelled row of {version.label}.")
+        X_hold, X_train = X.loc[held], X.drop(index=held)  # noqa: N806
+        target = frame[version.target]
+        y_hold, y_train = target.loc[held].to_numpy(), target.loc[X_train.index].to_numpy()
+    if extra_rows is not None and len(extra_rows):
+        # extra labelled rows (feedback) join the training part only, under ids after the dataset's
+        extra = extra_rows[extra_rows[version.target].notna()]
+        start = int(frame.index.max()) + 1 if len(frame) else 0
+        extra = extra.set_axis(pd.RangeIndex(start, start + len(extra)))
+        X_train = pd.concat([X_train, coerce_inputs(extra[names], features)])  # noqa: N806
+        y_train = np.concatenate([y_train, extra[version.target].to_numpy().astype(y.dtype)])
+        frame = pd.concat([frame, extra])
     return _Split(frame, features, X_train, X_hold, y_train, y_hold)
 
 
@@ -265,6 +289,8 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     study_name: str | None = None,
     budget: str | None = None,
+    extra_rows: pd.DataFrame | None = None,
+    holdout_row_ids: list[int] | None = None,
 ) -> TrainingResult:
     """Compare the candidates on one holdout and one set of CV folds; register the winner.
 
@@ -274,13 +300,24 @@ def train(
     between candidates, and when it says True, :class:`TrainingCancelled` is raised before
     anything is registered. ``study_name`` names the Optuna study in the main database: the same
     name resumes it (default: a new name from the dataset, its version and a run key).
+
+    ``extra_rows`` (the feature columns and the target, e.g. labelled feedback) are added to the
+    training part only, never to the holdout; ``holdout_row_ids`` (row ids of the dataset version)
+    fix the holdout instead of drawing it, so a retrained model is judged on its champion's.
     """
     seed = settings.seed if seed is None else seed
     trials, timeout = resolve_budget(budget, trials=trials, timeout=timeout)
     tracker = _Tracker(progress, should_stop, trials=trials, timeout=timeout)
     tracker.stage(STAGE_PREPARING)
     version = get_version(session=session, name=dataset, version=dataset_version)
-    data = _split(load_frame(session=session, version=version), version, settings.holdout_fraction, seed)
+    data = _split(
+        load_frame(session=session, version=version),
+        version,
+        settings.holdout_fraction,
+        seed,
+        extra_rows=extra_rows,
+        holdout_row_ids=holdout_row_ids,
+    )
     folds = evaluate.cv_folds(data.y_train, seed)
     study_name = study_name or study_name_for(dataset, version.version)
     class_weight = class_weighting(data.y_train)
@@ -354,6 +391,10 @@ def train(
         "study_name": study_name,
         "class_weight": class_weight or "none",
     }
+    if extra_rows is not None:
+        settings_params["extra_rows"] = len(extra_rows)
+    if holdout_row_ids is not None:
+        settings_params["holdout"] = "given"
 
     def logged(candidate: Candidate) -> dict[str, Any]:
         return {

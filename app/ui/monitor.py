@@ -1,0 +1,341 @@
+"""Monitoring on screen: alert banners, drift tables, and the plotly figures of the Monitor page.
+
+The figure builders are plain functions of stored figures (windows, quality rows, baselines):
+they never recompute anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.monitoring.alerts import KIND_LABELS
+
+MONITOR_PAGE = "app/pages/monitor.py"
+MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+GREY = "#b0b0b0"
+
+
+def _color(version: int) -> str:
+    return COLORS[(int(version) - 1) % len(COLORS)]
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+def alert_banner(alerts: list[Any], *, limit: int = 3, key: str = "alerts") -> None:
+    """A warning per open alert (the newest ``limit``), each with a link to its window on the Monitor page."""
+    if not alerts:
+        return
+    for alert in alerts[:limit]:
+        with st.container(border=True):
+            st.warning(
+                f"**{alert.dataset} · {KIND_LABELS.get(alert.kind, alert.kind)}** — {alert.message}",
+                icon=":material/notifications_active:",
+            )
+            params = {"window": str(alert.window_id)} if alert.window_id else None
+            st.page_link(
+                MONITOR_PAGE, label="See the window on Monitor", icon=":material/monitoring:", query_params=params
+            )
+    if len(alerts) > limit:
+        st.caption(f"{len(alerts) - limit} more open alert(s) on the Monitor page.")
+
+
+def alerts_frame(alerts: list[Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "id": a.id,
+                "status": a.status,
+                "kind": KIND_LABELS.get(a.kind, a.kind),
+                "window": a.window,
+                "message": a.message,
+                "value": a.value,
+                "threshold": a.threshold,
+                "raised": a.created_at,
+                "acknowledged by": a.acknowledged_by,
+                "acknowledged": a.acknowledged_at,
+            }
+            for a in alerts
+        ]
+    )
+
+
+# --- drift ------------------------------------------------------------------------------------
+
+
+DRIFT_TABLE_CONFIG = {
+    "score": st.column_config.NumberColumn("score", format="%.3g"),
+    "threshold": st.column_config.NumberColumn("threshold", format="%.3g"),
+}
+
+
+def drift_table(columns: dict[str, dict[str, Any]], skipped: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per feature: drifted, score, method and threshold (and why a feature was not compared)."""
+    rows = [
+        {
+            "feature": name,
+            "drifted": bool(c.get("drifted")),
+            "score": c.get("score"),
+            "method": c.get("method_label") or c.get("method"),
+            "threshold": c.get("threshold"),
+            "role": c.get("role"),
+            "note": "",
+        }
+        for name, c in columns.items()
+    ]
+    rows += [
+        {"feature": n, "drifted": None, "score": None, "method": "", "threshold": None, "role": "", "note": why}
+        for n, why in (skipped or {}).items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def drift_share_figure(windows: pd.DataFrame, threshold: float) -> go.Figure:
+    """Share of drifting features per window and model version; windows too small shown apart."""
+    fig = go.Figure()
+    measured = windows[windows["status"] == "measured"]
+    for version, part in measured.groupby("model_version"):
+        fig.add_trace(
+            go.Scatter(
+                x=part["window"],
+                y=part["drift_share"],
+                mode="lines+markers",
+                name=f"v{version}",
+                line={"color": _color(version)},
+                customdata=part[["rows", "drifted"]].to_numpy(),
+                hovertemplate="%{x}: %{y:.0%} of features drift<br>%{customdata[0]} rows<br>%{customdata[1]}"
+                "<extra></extra>",
+            )
+        )
+    small = windows[windows["status"] == "too_small"]
+    if len(small):
+        fig.add_trace(
+            go.Scatter(
+                x=small["window"],
+                y=[0] * len(small),
+                mode="markers",
+                name="too few rows",
+                marker={"symbol": "x", "color": GREY},
+                customdata=small[["rows"]].to_numpy(),
+                hovertemplate="%{x}: only %{customdata[0]} rows, not measured<extra></extra>",
+            )
+        )
+    fig.add_hline(y=threshold, line_dash="dash", line_color="#d62728", annotation_text="alert")
+    fig.update_layout(
+        xaxis={"title": None, "type": "category"},
+        yaxis={"title": "share of features drifting", "range": [0, 1.05], "tickformat": ".0%"},
+        height=320,
+        margin=MARGIN,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def feature_drift_figure(windows: pd.DataFrame, features: list[str]) -> go.Figure:
+    """Per feature and window: drifted (dark) or not, with the score, method and threshold on hover."""
+    measured = windows[windows["status"] == "measured"]
+    shown = [f for f in features if f"drifted:{f}" in measured.columns]
+    z = [[1.0 if measured[f"drifted:{f}"].iloc[i] else 0.0 for i in range(len(measured))] for f in shown]
+    text = [
+        [
+            f"score {measured[f'score:{f}'].iloc[i]:.3g}" if pd.notna(measured[f"score:{f}"].iloc[i]) else ""
+            for i in range(len(measured))
+        ]
+        for f in shown
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=measured["window"].tolist(),
+            y=shown,
+            text=text,
+            colorscale=[[0, "#e8f1fa"], [1, "#d62728"]],
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            xgap=2,
+            ygap=2,
+            hovertemplate="%{y} in %{x}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis={"title": None, "type": "category"},
+        yaxis={"title": None, "type": "category", "autorange": "reversed"},
+        height=120 + 28 * len(shown),
+        margin=MARGIN,
+    )
+    return fig
+
+
+# --- quality ----------------------------------------------------------------------------------
+
+
+def accuracy_figure(quality: pd.DataFrame, windows: pd.DataFrame, holdout: dict[int, float]) -> go.Figure:
+    """Realised accuracy per window (marker size by labels, 95 % Wilson band) beside the estimate."""
+    fig = go.Figure()
+    if not windows.empty:
+        for version, part in windows[windows["estimated_accuracy"].notna()].groupby("model_version"):
+            fig.add_trace(
+                go.Scatter(
+                    x=part["window"],
+                    y=part["estimated_accuracy"],
+                    mode="lines+markers",
+                    name=f"v{version} estimated",
+                    line={"color": _color(version), "dash": "dot"},
+                    marker={"symbol": "diamond-open"},
+                    customdata=part[["rows"]].to_numpy(),
+                    hovertemplate="%{x}: estimated %{y:.1%} from %{customdata[0]} predictions<extra></extra>",
+                )
+            )
+    if not quality.empty:
+        for version, part in quality.groupby("model_version"):
+            color = _color(version)
+            fig.add_trace(
+                go.Scatter(
+                    x=list(part["window"]) + list(part["window"])[::-1],
+                    y=list(part["accuracy_high"]) + list(part["accuracy_low"])[::-1],
+                    fill="toself",
+                    mode="lines",
+                    fillcolor=_rgba(color, 0.15),
+                    line={"width": 0},
+                    hoverinfo="skip",
+                    name=f"v{version} 95 % interval",
+                    showlegend=True,
+                )
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=part["window"],
+                    y=part["accuracy"],
+                    mode="lines+markers",
+                    name=f"v{version} realised",
+                    line={"color": color},
+                    marker={"size": [6 + min(18, n**0.5) for n in part["labels"]]},
+                    customdata=part[["labels", "accuracy_low", "accuracy_high"]].to_numpy(),
+                    hovertemplate="%{x}: %{y:.1%} on %{customdata[0]} labels"
+                    "<br>95 %: %{customdata[1]:.1%}-%{customdata[2]:.1%}<extra></extra>",
+                )
+            )
+    for version, value in holdout.items():
+        fig.add_hline(
+            y=value,
+            line_dash="dash",
+            line_color=_color(version),
+            opacity=0.5,
+            annotation_text=f"v{version} holdout",
+        )
+    values = [float(v) for trace in fig.data if trace.y is not None for v in trace.y if pd.notna(v)]
+    values += list(holdout.values())
+    low = max(0.0, min(values, default=0.5) - 0.05)
+    fig.update_layout(
+        xaxis={"title": None, "type": "category"},
+        yaxis={"title": "accuracy", "tickformat": ".0%" if low < 0.8 else ".1%", "range": [low, 1.01]},
+        height=360,
+        margin=MARGIN,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def metric_lines_figure(quality: pd.DataFrame, columns: dict[str, str]) -> go.Figure:
+    """Lines of some quality columns (``{column: label}``) per window and model version, labels on hover."""
+    fig = go.Figure()
+    for version, part in quality.groupby("model_version"):
+        for i, (column, label) in enumerate(columns.items()):
+            if column not in part.columns:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=part["window"],
+                    y=part[column],
+                    mode="lines+markers",
+                    name=f"v{version} {label}",
+                    line={"color": _color(version), "dash": ["solid", "dot", "dash", "dashdot"][i % 4]},
+                    customdata=part[["labels"]].to_numpy(),
+                    hovertemplate=f"%{{x}}: {label} %{{y:.1%}} on %{{customdata[0]}} labels<extra></extra>",
+                )
+            )
+    fig.update_layout(
+        xaxis={"title": None, "type": "category"},
+        yaxis={"tickformat": ".0%", "range": [0, 1.05]},
+        height=320,
+        margin=MARGIN,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+# --- prediction mix ---------------------------------------------------------------------------
+
+
+def class_mix_figure(windows: list[Any], training: dict[str, float]) -> go.Figure:
+    """Share of each predicted class per window, the training labels' mix first."""
+    labels = ["training labels"] + [w["window"] for w in windows]
+    classes = sorted(set(training) | {c for w in windows for c in w["mix"]})
+    fig = go.Figure()
+    for i, cls in enumerate(classes):
+        values = [training.get(cls, 0.0)] + [w["mix"].get(cls, 0.0) for w in windows]
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=values,
+                name=cls,
+                marker_color=COLORS[i % len(COLORS)],
+                hovertemplate=f"%{{x}}: {cls} %{{y:.1%}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="stack",
+        xaxis={"title": None, "type": "category"},
+        yaxis={"title": "share of predictions", "tickformat": ".0%", "range": [0, 1]},
+        height=320,
+        margin=MARGIN,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def confidence_figure(window: pd.DataFrame, holdout: pd.DataFrame, label: str) -> go.Figure:
+    """Shares of predictions per confidence bin: the window's against the holdout's."""
+    middle = (window["low"] + window["high"]) / 2
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=middle,
+            y=holdout["share"],
+            width=0.05,
+            name="holdout",
+            marker_color=GREY,
+            opacity=0.7,
+            hovertemplate="holdout, confidence %{x:.0%}: %{y:.1%}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            x=middle,
+            y=window["share"],
+            width=0.03,
+            name=label,
+            marker_color="#1f77b4",
+            hovertemplate=f"{label}, confidence %{{x:.0%}}: %{{y:.1%}}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        barmode="overlay",
+        xaxis={"title": "confidence (largest probability)", "range": [0, 1], "tickformat": ".0%"},
+        yaxis={"title": "share of predictions", "tickformat": ".0%"},
+        height=300,
+        margin=MARGIN,
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig

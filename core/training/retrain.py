@@ -1,0 +1,476 @@
+"""Retraining: the champion's training data plus the labelled feedback, judged against the champion.
+
+A retrain trains exactly as :func:`core.training.train.train` does (same candidates, same
+tuning), on the rows of the champion's dataset version plus every labelled prediction of the
+dataset, except the most recent labels: those (``retrain_eval_fraction`` of them, at least
+``retrain_min_eval_rows``) are never trained on. The holdout is the champion's own frozen
+holdout (its ``split.json``), and feedback rows that repeat a holdout row are left out of
+training so the holdout stays unseen.
+
+The result is registered as the ``challenger``. Both models are then scored on (a) the
+champion's holdout and (b) the recent feedback slice; the challenger is promoted only if its
+macro F1 is not worse than the champion's on either slice by more than ``retrain_tolerance``.
+The decision, both models' metrics on both slices and the reason are stored in the alias
+history: a promotion through :func:`core.promotion.promote` (``who="retrain"``), a kept champion
+as an event of action ``not promoted`` on the ``challenger`` alias. Scoring resolves the
+champion alias, so a promotion is used by the next prediction without a restart.
+
+Nothing touches the champion before the decision: a retrain that fails or is cancelled leaves
+the champion (and scoring) as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core import jobs, registry
+from core.config import Settings
+from core.db.models import AliasEvent, Feedback, Job, Prediction
+from core.errors import ModelNotFound, NotEnoughFeedback
+from core.features import coerce_inputs
+from core.feedback import labelled_rows
+from core.training.progress import Progress
+
+RETRAIN = "retrain"  # the job kind, and who promotes in the alias history
+NOT_PROMOTED = "not promoted"
+STAGE_FEEDBACK = "reading feedback"
+STAGE_COMPARING = "comparing with the champion"
+DECISION_METRIC = "f1_macro"
+METRICS = ("accuracy", "f1_macro", "balanced_accuracy", "roc_auc")
+SLICES = {"holdout": "the champion's holdout", "recent_feedback": "recent feedback"}
+
+
+def minimum_labels(settings: Settings) -> int:
+    """Fewest usable labelled predictions a retrain needs: as many to learn from as to judge with."""
+    return 2 * settings.retrain_min_eval_rows
+
+
+def _champion(settings: Settings, dataset: str) -> registry.ModelVersionInfo:
+    try:
+        version = registry.alias_version(settings, dataset)
+    except ModelNotFound:
+        raise ModelNotFound(
+            f"Dataset {dataset!r} has no champion to retrain. Train one first "
+            f"(the Train page, or python -m core train --dataset {dataset})."
+        ) from None
+    return registry.get_version(settings, dataset, version)
+
+
+def _dataset_version_number(info: registry.ModelVersionInfo) -> int:
+    number = info.tags.get("sift.dataset_version")
+    if not number:
+        raise ModelNotFound(
+            f"Champion v{info.version} of {info.name!r} does not record the dataset version it was trained on, so it "
+            "cannot be retrained. Train a new model on the Train page."
+        )
+    return int(number)
+
+
+def submit_retrain(
+    *,
+    session: Session,
+    settings: Settings,
+    dataset: str,
+    trials: int | None = None,
+    timeout: float | None = None,
+    seed: int | None = None,
+    budget: str | None = None,
+) -> Job:
+    """Queue a retrain job of the dataset's champion (start it with :func:`core.jobs.start_job`).
+
+    Refused when the dataset has no champion, too few labelled predictions, or another job.
+    """
+    info = _champion(settings, dataset)
+    labelled = session.scalar(
+        select(func.count(Feedback.id))
+        .join(Prediction, Prediction.id == Feedback.prediction_id)
+        .where(Prediction.dataset == dataset)
+    )
+    needed = minimum_labels(settings)
+    if (labelled or 0) < needed:
+        raise NotEnoughFeedback(
+            f"Retraining {dataset} needs at least {needed} labelled predictions, half to learn from and half to judge "
+            f"the result with; it has {labelled or 0}. Label more on the Feedback page."
+        )
+    return jobs.submit_training(
+        session=session,
+        dataset=dataset,
+        dataset_version=_dataset_version_number(info),
+        trials=trials,
+        timeout=timeout,
+        seed=seed,
+        budget=budget,
+        kind=RETRAIN,
+    )
+
+
+# --- the feedback rows ----------------------------------------------------------------------------
+
+
+@dataclass
+class FeedbackSplit:
+    """Labelled feedback, as rows of the model's inputs and the target: to train on, and to judge with."""
+
+    train: pd.DataFrame
+    recent: pd.DataFrame
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> rows left out
+    holdout_duplicates: int = 0  # feedback rows equal to a holdout row: not trained on
+    recent_since: datetime | None = None  # when the first label of the recent slice was given
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "training_rows": len(self.train),
+            "evaluation_rows": len(self.recent),
+            "skipped": dict(self.skipped),
+            "holdout_duplicates": self.holdout_duplicates,
+            "recent_since": None if self.recent_since is None else self.recent_since.isoformat(),
+        }
+
+
+def _row_keys(frame: pd.DataFrame, features: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """One comparable key per row of typed model inputs (numbers to 6 decimals)."""
+    typed = coerce_inputs(frame[[f["name"] for f in features]], features)
+    parts = []
+    for spec in features:
+        values = typed[spec["name"]]
+        parts.append((values.round(6) if spec["role"] == "numeric" else values).astype(str).tolist())
+    return list(zip(*parts, strict=True))
+
+
+def feedback_split(
+    *,
+    session: Session,
+    settings: Settings,
+    dataset: str,
+    features: list[dict[str, Any]],
+    target: str,
+    classes: list[Any],
+    holdout: pd.DataFrame,
+) -> FeedbackSplit:
+    """The dataset's labelled predictions that fit the model, split by time into training and recent rows.
+
+    A row is left out when its stored inputs lack one of the model's columns or its label is
+    not one of ``classes`` (the labels of another model version). The most recent labels form
+    the evaluation slice; older ones that equal a ``holdout`` row are not trained on.
+    """
+    rows = labelled_rows(session=session, dataset=dataset)
+    names = [f["name"] for f in features]
+    lookup = {str(c): c for c in classes}
+    skipped: dict[str, int] = {}
+    kept_inputs, kept_labels, kept_at = [], [], []
+    for text, label, moment in zip(rows.inputs, rows.labels, rows.labelled_at, strict=True):
+        try:
+            values = json.loads(text)
+        except (TypeError, ValueError):
+            values = None
+        if not isinstance(values, dict):
+            skipped["inputs cannot be read"] = skipped.get("inputs cannot be read", 0) + 1
+            continue
+        if any(name not in values for name in names):
+            reason = "inputs lack a column the model uses"
+            skipped[reason] = skipped.get(reason, 0) + 1
+            continue
+        if label not in lookup:
+            reason = "label is not a class of the champion"
+            skipped[reason] = skipped.get(reason, 0) + 1
+            continue
+        kept_inputs.append({name: values[name] for name in names})
+        kept_labels.append(lookup[label])
+        kept_at.append(moment)
+    needed = minimum_labels(settings)
+    if len(kept_inputs) < needed:
+        left_out = "; ".join(f"{n} left out: {reason}" for reason, n in skipped.items())
+        raise NotEnoughFeedback(
+            f"Retraining {dataset} needs at least {needed} usable labelled predictions, half to learn from and half "
+            f"to judge the result with; it has {len(kept_inputs)}" + (f" ({left_out})" if left_out else "") + ". "
+            "Label more predictions on the Feedback page."
+        )
+    frame = pd.DataFrame(kept_inputs, columns=names)
+    frame[target] = pd.Series(kept_labels, dtype=object).to_numpy()
+    recent_rows = max(settings.retrain_min_eval_rows, math.ceil(len(frame) * settings.retrain_eval_fraction))
+    cut = len(frame) - recent_rows
+    older, recent = frame.iloc[:cut], frame.iloc[cut:].reset_index(drop=True)
+    held = set(_row_keys(holdout, features)) if len(holdout) else set()
+    repeats = np.array([key in held for key in _row_keys(older, features)], dtype=bool)
+    return FeedbackSplit(
+        train=older[~repeats].reset_index(drop=True),
+        recent=recent,
+        skipped=skipped,
+        holdout_duplicates=int(repeats.sum()),
+        recent_since=kept_at[cut],
+    )
+
+
+# --- judging -----------------------------------------------------------------------------------
+
+
+def _clean(value: Any) -> float | None:
+    value = float(value)
+    return round(value, 6) if math.isfinite(value) else None
+
+
+def score_slice(model: Any, frame: pd.DataFrame, target: str) -> dict[str, float | None]:
+    """Holdout-style metrics of a loaded model on labelled rows (its input columns and ``target``)."""
+    from core.training.evaluate import classification_metrics
+
+    features = model.contract["features"]
+    typed = coerce_inputs(frame[[f["name"] for f in features]], features)
+    proba = model.pipeline.predict_proba(typed)
+    with warnings.catch_warnings():  # a few recent labels may all be of one class: ROC AUC is then undefined
+        warnings.simplefilter("ignore", UserWarning)
+        metrics = classification_metrics(frame[target].to_numpy(), proba, model.pipeline.classes_)
+    return {key: _clean(metrics[key]) for key in METRICS}
+
+
+def decide(
+    champion: dict[str, dict[str, float | None]],
+    challenger: dict[str, dict[str, float | None]],
+    *,
+    tolerance: float,
+    champion_version: int,
+    challenger_version: int,
+    rows: dict[str, int],
+) -> tuple[bool, str]:
+    """Promote only if the challenger's macro F1 is not worse on any slice by more than ``tolerance``."""
+    worse, figures = [], []
+    for key, label in SLICES.items():
+        a, b = champion[key][DECISION_METRIC] or 0.0, challenger[key][DECISION_METRIC] or 0.0
+        figures.append(f"{b:.4f} vs {a:.4f} on {label} ({rows[key]} rows)")
+        if b < a - tolerance - 1e-12:
+            worse.append(f"{label} (macro F1 {b:.4f} vs {a:.4f}, {b - a:+.4f})")
+    if worse:
+        return False, (
+            f"Champion v{champion_version} kept: challenger v{challenger_version} is worse on {' and '.join(worse)}, "
+            f"beyond the tolerance of {tolerance:g}."
+        )
+    return True, (
+        f"Challenger v{challenger_version} promoted: macro F1 {'; '.join(figures)}; not worse than champion "
+        f"v{champion_version} beyond the tolerance of {tolerance:g} on either."
+    )
+
+
+@dataclass
+class RetrainResult:
+    model: str
+    challenger_version: int
+    champion_version: int
+    promoted: bool
+    reason: str
+    champion: dict[str, dict[str, float | None]]
+    challenger: dict[str, dict[str, float | None]]
+    tolerance: float
+    feedback: dict[str, Any]
+    rows: dict[str, int]
+    training: Any  # the TrainingResult of the challenger
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.challenger_version,
+            "aliases": [registry.CHAMPION] if self.promoted else [registry.CHALLENGER],
+            "metrics": self.training.metrics,
+            "challenger_version": self.challenger_version,
+            "champion_version": self.champion_version,
+            "promoted": self.promoted,
+            "reason": self.reason,
+            "champion": self.champion,
+            "challenger": self.challenger,
+            "tolerance": self.tolerance,
+            "rows": self.rows,
+            "feedback": self.feedback,
+        }
+
+
+def _stage(progress: Progress | None, stage: str) -> None:
+    if progress is not None:
+        progress({"stage": stage, "candidate": "", "value": None, "state": ""})  # type: ignore[typeddict-item]
+
+
+def retrain(
+    *,
+    session: Session,
+    settings: Settings,
+    dataset: str,
+    trials: int | None = None,
+    timeout: float | None = None,
+    seed: int | None = None,
+    budget: str | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    study_name: str | None = None,
+) -> RetrainResult:
+    """Retrain the dataset's champion with its labelled feedback, register a challenger, and decide.
+
+    The budget arguments, ``progress``, ``should_stop`` and ``study_name`` are those of
+    :func:`core.training.train.train`. The caller owns the transaction, which holds the
+    decision's entry in the alias history.
+    """
+    from core.model_card import load_holdout, predict_holdout
+    from core.promotion import promote, record_initial
+    from core.scoring import load_version
+    from core.training.evaluate import classification_metrics
+    from core.training.train import train
+
+    _stage(progress, STAGE_FEEDBACK)
+    info = _champion(settings, dataset)
+    holdout = load_holdout(session=session, settings=settings, info=info)
+    champion = load_version(settings, dataset, info.version)
+    target = holdout.dataset.target
+    split = feedback_split(
+        session=session,
+        settings=settings,
+        dataset=dataset,
+        features=champion.features,
+        target=target,
+        classes=list(champion.classes),
+        holdout=holdout.frame,
+    )
+    trained = train(
+        session=session,
+        settings=settings,
+        dataset=dataset,
+        dataset_version=holdout.dataset.version,
+        trials=trials,
+        timeout=timeout,
+        seed=seed,
+        budget=budget,
+        progress=progress,
+        should_stop=should_stop,
+        study_name=study_name,
+        extra_rows=split.train,
+        holdout_row_ids=holdout.row_ids,
+    )
+
+    _stage(progress, STAGE_COMPARING)
+    challenger = load_version(settings, dataset, trained.version)
+    scores: dict[str, dict[str, dict[str, float | None]]] = {"champion": {}, "challenger": {}}
+    for role, model in (("champion", champion), ("challenger", challenger)):
+        proba = predict_holdout(model, holdout)
+        metrics = classification_metrics(holdout.y, proba, model.pipeline.classes_)
+        scores[role]["holdout"] = {key: _clean(metrics[key]) for key in METRICS}
+        scores[role]["recent_feedback"] = score_slice(model, split.recent, target)
+    rows = {"holdout": len(holdout), "recent_feedback": len(split.recent)}
+    tolerance = settings.retrain_tolerance
+    promoted, reason = decide(
+        scores["champion"],
+        scores["challenger"],
+        tolerance=tolerance,
+        champion_version=info.version,
+        challenger_version=trained.version,
+        rows=rows,
+    )
+    current = registry.alias_version(settings, dataset)
+    if current != info.version:  # someone moved the champion meanwhile: theirs is the decision
+        promoted = False
+        reason = (
+            f"Challenger v{trained.version} not promoted: the champion moved from v{info.version} to v{current} "
+            "while retraining. Compare it on the Models page."
+        )
+    details = {
+        "source": RETRAIN,
+        "champion_version": info.version,
+        "challenger_version": trained.version,
+        "promoted": promoted,
+        "metric": DECISION_METRIC,
+        "tolerance": tolerance,
+        "rows": rows,
+        "champion": scores["champion"],
+        "challenger": scores["challenger"],
+        "feedback": split.as_dict(),
+    }
+    if promoted:
+        promote(
+            session=session,
+            settings=settings,
+            dataset=dataset,
+            version=trained.version,
+            who=RETRAIN,
+            reason=reason,
+            details=details,
+        )
+    else:
+        record_initial(session=session, settings=settings, dataset=dataset)
+        session.add(
+            AliasEvent(
+                model_name=dataset,
+                alias=registry.CHALLENGER,
+                action=NOT_PROMOTED,
+                from_version=current,
+                to_version=trained.version,
+                who=RETRAIN,
+                reason=reason,
+                details=details,
+            )
+        )
+        session.flush()
+    return RetrainResult(
+        model=dataset,
+        challenger_version=trained.version,
+        champion_version=info.version,
+        promoted=promoted,
+        reason=reason,
+        champion=scores["champion"],
+        challenger=scores["challenger"],
+        tolerance=tolerance,
+        feedback=split.as_dict(),
+        rows=rows,
+        training=trained,
+    )
+
+
+def retrain_decisions(*, session: Session, dataset: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The dataset's retrain decisions (promoted or not), newest first, from the alias history."""
+    events = session.scalars(
+        select(AliasEvent)
+        .where(AliasEvent.model_name == dataset, AliasEvent.who == RETRAIN)
+        .order_by(AliasEvent.created_at.desc(), AliasEvent.id.desc())
+        .limit(limit)
+    )
+    out = []
+    for event in events:
+        details = event.details or {}
+        out.append(
+            {
+                "when": event.created_at,
+                "promoted": event.action != NOT_PROMOTED,
+                "champion_version": details.get("champion_version", event.from_version),
+                "challenger_version": details.get("challenger_version", event.to_version),
+                "reason": event.reason,
+                "tolerance": details.get("tolerance"),
+                "rows": details.get("rows") or {},
+                "champion": details.get("champion") or {},
+                "challenger": details.get("challenger") or {},
+                "feedback": details.get("feedback") or {},
+            }
+        )
+    return out
+
+
+def decision_table(decision: dict[str, Any]) -> pd.DataFrame:
+    """Both models' metrics on both slices of one decision, one row per metric and slice."""
+    rows = []
+    for key, label in SLICES.items():
+        for metric in METRICS:
+            a = (decision.get("champion") or {}).get(key, {}).get(metric)
+            b = (decision.get("challenger") or {}).get(key, {}).get(metric)
+            rows.append(
+                {
+                    "slice": f"{label} ({(decision.get('rows') or {}).get(key, '?')} rows)",
+                    "metric": metric,
+                    "champion": a,
+                    "challenger": b,
+                    "difference": None if a is None or b is None else b - a,
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,92 @@
+"""The Monitor page (AppTest): drift over time, the full report, a one-off check, quality, alerts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from core.config import REPO_ROOT
+from core.db.models import AlertEvent, Prediction
+from core.feedback import record_label
+from tests.core.monitoring.conftest import rice_rows, score_rows
+
+ENTRY = str(REPO_ROOT / "streamlit_app.py")
+PAGE = "app/pages/monitor.py"
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(ENTRY, default_timeout=180)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+def _charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def test_monitor_renders_drift_quality_and_the_report(trained_settings, trained_sessions, tmp_path: Path) -> None:
+    scored = score_rows(trained_sessions, trained_settings, rice_rows(300, seed=41), tmp_path)
+    with trained_sessions.begin() as session:
+        for p in session.scalars(select(Prediction).where(Prediction.batch_id == scored["batch_id"]).limit(20)):
+            record_label(session=session, prediction_id=p.id, label=p.predicted_class)
+    at = _page()
+    assert not at.error
+    assert len(_charts(at)) >= 5  # drift share, per feature, accuracy, F1, per class, class mix, confidence
+    assert at.selectbox(key="monitor_window").value is not None
+    assert any("measured just now" in c.value for c in at.caption)
+
+    at.button(key="monitor_build_report").click().run()
+    assert not at.exception and not at.error
+    assert at.get("iframe")  # Evidently's report, in the page
+    assert at.get("download_button")
+    assert list((trained_settings.artifacts_dir / "reports" / "rice").glob("window-*.html"))
+
+    at.radio(key="monitor_source").set_value("last").run()
+    at.number_input(key="monitor_last").set_value(50).run()
+    at.button(key="monitor_check").click().run()
+    assert not at.exception
+    assert any("Only 50 predictions" in w.value for w in at.warning)  # too small: said, not drawn
+
+    at.number_input(key="monitor_last").set_value(300).run()
+    at.button(key="monitor_check").click().run()
+    assert not at.exception
+    assert any(m.label == "Rows compared" and m.value == "300 vs 3,048" for m in at.metric)
+
+
+def test_an_alert_shows_on_home_and_monitor_and_is_acknowledged(
+    trained_settings, trained_sessions, tmp_path: Path
+) -> None:
+    moved = rice_rows(150, seed=42)
+    moved[["Area", "Convex_Area"]] *= 2
+    score_rows(trained_sessions, trained_settings, moved, tmp_path)
+    at = _page()  # measuring the new window raises the alerts
+    assert any("were flagged" in w.value for w in at.warning)
+    with trained_sessions() as session:
+        alert = session.scalars(select(AlertEvent).where(AlertEvent.kind == "flagged_share")).one()
+
+    home = AppTest.from_file(ENTRY, default_timeout=60)
+    home.run()
+    assert not home.exception
+    assert any("were flagged" in w.value for w in home.warning)
+    assert home.get("page_link")
+
+    at.button(key=f"monitor_ack_{alert.id}").click().run()
+    assert not at.exception
+    with trained_sessions() as session:
+        assert session.get(AlertEvent, alert.id).status == "acknowledged"
+    assert not any("were flagged" in w.value for w in at.warning)
+
+
+def test_monitor_renders_on_an_empty_home(settings) -> None:
+    at = _page()
+    assert any("No dataset yet" in i.value for i in at.info)
+
+
+def test_monitor_before_any_prediction(trained_settings) -> None:
+    at = _page()
+    assert not at.error
+    assert any("No predictions yet" in i.value for i in at.info)
