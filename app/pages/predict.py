@@ -11,8 +11,9 @@ import streamlit as st
 
 from app import resources
 from app.ui.charts import contribution_bar, probability_bar
+from core import jobs
 from core.errors import SiftError
-from core.feedback import label_of, record_label
+from core.feedback import label_of, label_prediction
 from core.scoring import load_champion, recent_predictions, score_row, training_row, typed_values
 
 RESULT_KEY = "predict_result"
@@ -218,8 +219,15 @@ label = str(result.prediction) if correct else true_class if save else None
 if label is not None:
     try:
         with resources.sessions().begin() as session:
-            given = record_label(session=session, prediction_id=result.prediction_id, label=label, who="app")
+            given, trigger = label_prediction(
+                session=session, settings=resources.settings(), prediction_id=result.prediction_id, label=label
+            )
         st.success(f"Saved: prediction #{result.prediction_id} is {given.label}.")
+        if trigger.job_id is not None:  # automatic retraining queued a job: start it once committed
+            jobs.start_job(resources.settings(), trigger.job_id)
+            st.info(f"Enough labels gathered: retrain job {trigger.job_id} started. Follow it on the Train page.")
+        elif trigger.due:
+            st.info(trigger.message or "Enough labels gathered to retrain: see the Train page.")
     except SiftError as exc:
         st.error(str(exc))
 elif given is not None:
