@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +9,7 @@ import streamlit as st
 
 from app import resources
 from app.ui import explore as figures
+from app.ui.uploads import discard_upload, save_upload
 from core.datasets import explore
 from core.datasets.reading import DEFAULT_MISSING_MARKERS, CsvFile, read_csv
 from core.datasets.roles import ROLES, ColumnRole, infer_roles
@@ -29,7 +29,7 @@ PREVIEW_ROWS = 100
 # The CSV file being added: a temporary copy of the upload (tests put any file's path here).
 UPLOAD_PATH = "data_upload_path"
 UPLOAD_NAME = "data_upload_name"
-UPLOAD_IS_TEMPORARY = "data_upload_temporary"
+UPLOAD_PREFIX = "sift-upload-"
 UPLOAD_ID = "data_upload_id"  # one per uploaded file, so its review widgets start afresh
 UPLOADER_ID = "data_uploader_id"  # bumped to clear the file uploader after a save
 NOTICE = "data_notice"
@@ -43,10 +43,8 @@ CACHE_RESULTS = 16
 
 
 def _forget_upload() -> None:
-    path = st.session_state.pop(UPLOAD_PATH, None)
     st.session_state.pop(UPLOAD_NAME, None)
-    if st.session_state.pop(UPLOAD_IS_TEMPORARY, False) and path:
-        Path(path).unlink(missing_ok=True)
+    discard_upload(st.session_state.pop(UPLOAD_PATH, None), UPLOAD_PREFIX)
 
 
 def _keep_upload(widget_key: str) -> None:
@@ -55,11 +53,8 @@ def _keep_upload(widget_key: str) -> None:
     _forget_upload()
     if uploaded is None:
         return
-    with tempfile.NamedTemporaryFile(prefix="sift-upload-", suffix=".csv", delete=False) as fh:
-        fh.write(uploaded.getbuffer())
-    st.session_state[UPLOAD_PATH] = fh.name
+    st.session_state[UPLOAD_PATH] = save_upload(uploaded, UPLOAD_PREFIX)
     st.session_state[UPLOAD_NAME] = uploaded.name
-    st.session_state[UPLOAD_IS_TEMPORARY] = True
     st.session_state[UPLOAD_ID] = st.session_state.get(UPLOAD_ID, 0) + 1
 
 

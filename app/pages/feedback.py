@@ -3,7 +3,6 @@ file of ``prediction_id,label``; the counters that make a retrain due."""
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app import resources
+from app.ui.uploads import discard_upload, save_upload
 from core import jobs
 from core.errors import SiftError
 from core.feedback import (
@@ -32,6 +32,7 @@ EDITOR = "feedback_editor"
 # the CSV file to import: a temporary copy of the upload (tests put any file's path here)
 UPLOAD_PATH = "feedback_upload_path"
 UPLOAD_NAME = "feedback_upload_name"
+UPLOAD_PREFIX = "sift-feedback-"
 UPLOADER_ID = "feedback_uploader_id"  # bumped to clear the file uploader after an import
 LIMITS = (100, 500, 2000)
 ALL, SINGLE = "All", "Single predictions"
@@ -50,10 +51,8 @@ SHOWN = {
 
 
 def _forget_upload() -> None:
-    path = st.session_state.pop(UPLOAD_PATH, None)
     st.session_state.pop(UPLOAD_NAME, None)
-    if path and Path(path).name.startswith("sift-feedback-"):
-        Path(path).unlink(missing_ok=True)
+    discard_upload(st.session_state.pop(UPLOAD_PATH, None), UPLOAD_PREFIX)
 
 
 def _keep_upload(widget_key: str) -> None:
@@ -61,9 +60,7 @@ def _keep_upload(widget_key: str) -> None:
     _forget_upload()
     if uploaded is None:
         return
-    with tempfile.NamedTemporaryFile(prefix="sift-feedback-", suffix=".csv", delete=False) as fh:
-        fh.write(uploaded.getbuffer())
-    st.session_state[UPLOAD_PATH] = fh.name
+    st.session_state[UPLOAD_PATH] = save_upload(uploaded, UPLOAD_PREFIX)
     st.session_state[UPLOAD_NAME] = uploaded.name
 
 
