@@ -114,12 +114,9 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     """Train in the foreground, recorded as a job so one job per dataset holds across CLI and pages."""
     from core import jobs
     from core.db import open_database
-    from core.training import DEFAULT_BUDGET
 
     settings = _settings()
     sessions = open_database(settings)
-    # a named budget fills in the limits not given; explicit limits alone apply as given
-    budget = args.budget or (DEFAULT_BUDGET if args.trials is None and args.timeout is None else None)
     with sessions.begin() as session:
         job = jobs.submit_training(
             session=session,
@@ -128,10 +125,17 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
             trials=args.trials,
             timeout=args.timeout,
             seed=args.seed,
-            budget=budget,
+            budget=_budget(args),
         )
     print(f"Training job {job.id} for {job.dataset} v{job.dataset_version}…", file=sys.stderr)
     return jobs.training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
+
+
+def _budget(args: argparse.Namespace) -> str | None:
+    """A named budget fills in the limits not given; explicit limits alone apply as given."""
+    from core.training import DEFAULT_BUDGET
+
+    return args.budget or (DEFAULT_BUDGET if args.trials is None and args.timeout is None else None)
 
 
 def cmd_run_job(args: argparse.Namespace) -> dict[str, Any]:
@@ -297,12 +301,10 @@ def cmd_retrain(args: argparse.Namespace) -> dict[str, Any]:
     """Retrain the champion with the labelled feedback in the foreground (a job, like train), then decide."""
     from core import jobs
     from core.db import open_database
-    from core.training import DEFAULT_BUDGET
     from core.training.retrain import submit_retrain
 
     settings = _settings()
     sessions = open_database(settings)
-    budget = args.budget or (DEFAULT_BUDGET if args.trials is None and args.timeout is None else None)
     with sessions.begin() as session:
         job = submit_retrain(
             session=session,
@@ -311,7 +313,7 @@ def cmd_retrain(args: argparse.Namespace) -> dict[str, Any]:
             trials=args.trials,
             timeout=args.timeout,
             seed=args.seed,
-            budget=budget,
+            budget=_budget(args),
         )
     print(f"Retrain job {job.id} for {job.dataset}…", file=sys.stderr)
     return jobs.training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
