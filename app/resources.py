@@ -37,3 +37,12 @@ def current_dataset() -> str | None:
 def select_dataset(name: str) -> None:
     """Make ``name`` the sidebar's dataset from the next run on (call ``st.rerun()`` after)."""
     st.session_state[PENDING_DATASET_KEY] = name
+
+
+def require_dataset() -> str:
+    """The sidebar's dataset; on an empty home, say where to start and stop the page."""
+    dataset = current_dataset()
+    if dataset is None:
+        st.info("No dataset yet: ingest a CSV on the Data page first.")
+        st.stop()
+    return dataset

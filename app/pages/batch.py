@@ -37,10 +37,7 @@ INLINE_DOWNLOAD_BYTES = 50 * 2**20  # larger files are read only when the downlo
 PREVIEW_ROWS = 200
 
 st.title("Batch")
-dataset = resources.current_dataset()
-if dataset is None:
-    st.info("No dataset yet.")
-    st.stop()
+dataset = resources.require_dataset()
 
 try:
     with resources.sessions()() as session:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from app import resources
 from app.ui import explore as figures
-from app.ui.uploads import discard_upload, save_upload
+from app.ui.uploads import forget_upload, keep_upload
 from core.datasets import explore
 from core.datasets.reading import DEFAULT_MISSING_MARKERS, CsvFile, read_csv
 from core.datasets.roles import ROLES, ColumnRole, infer_roles
@@ -43,19 +43,13 @@ CACHE_RESULTS = 16
 
 
 def _forget_upload() -> None:
-    st.session_state.pop(UPLOAD_NAME, None)
-    discard_upload(st.session_state.pop(UPLOAD_PATH, None), UPLOAD_PREFIX)
+    forget_upload(UPLOAD_PATH, UPLOAD_NAME, UPLOAD_PREFIX)
 
 
 def _keep_upload(widget_key: str) -> None:
     """Copy the uploaded file to a temporary file that the reading and the ingest work on."""
-    uploaded = st.session_state.get(widget_key)
-    _forget_upload()
-    if uploaded is None:
-        return
-    st.session_state[UPLOAD_PATH] = save_upload(uploaded, UPLOAD_PREFIX)
-    st.session_state[UPLOAD_NAME] = uploaded.name
-    st.session_state[UPLOAD_ID] = st.session_state.get(UPLOAD_ID, 0) + 1
+    if keep_upload(widget_key, UPLOAD_PATH, UPLOAD_NAME, UPLOAD_PREFIX):
+        st.session_state[UPLOAD_ID] = st.session_state.get(UPLOAD_ID, 0) + 1
 
 
 @st.cache_data(max_entries=2, show_spinner="Reading the file…")

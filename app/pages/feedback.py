@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app import resources
-from app.ui.uploads import discard_upload, save_upload
+from app.ui.uploads import forget_upload, keep_upload
 from core import jobs
 from core.errors import SiftError
 from core.feedback import (
@@ -51,17 +51,11 @@ SHOWN = {
 
 
 def _forget_upload() -> None:
-    st.session_state.pop(UPLOAD_NAME, None)
-    discard_upload(st.session_state.pop(UPLOAD_PATH, None), UPLOAD_PREFIX)
+    forget_upload(UPLOAD_PATH, UPLOAD_NAME, UPLOAD_PREFIX)
 
 
 def _keep_upload(widget_key: str) -> None:
-    uploaded = st.session_state.get(widget_key)
-    _forget_upload()
-    if uploaded is None:
-        return
-    st.session_state[UPLOAD_PATH] = save_upload(uploaded, UPLOAD_PREFIX)
-    st.session_state[UPLOAD_NAME] = uploaded.name
+    keep_upload(widget_key, UPLOAD_PATH, UPLOAD_NAME, UPLOAD_PREFIX)
 
 
 def _start(job_id: int) -> str:
@@ -105,10 +99,7 @@ def _day_start(day: date) -> datetime:
 
 
 st.title("Feedback")
-dataset = resources.current_dataset()
-if dataset is None:
-    st.info("No dataset yet: ingest a CSV on the Data page first.")
-    st.stop()
+dataset = resources.require_dataset()
 settings = resources.settings()
 sessions = resources.sessions()
 

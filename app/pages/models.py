@@ -56,10 +56,7 @@ def _label(version: registry.ModelVersionInfo) -> str:
 
 
 st.title("Models")
-dataset = resources.current_dataset()
-if dataset is None:
-    st.info("No dataset yet.")
-    st.stop()
+dataset = resources.require_dataset()
 
 settings = resources.settings()
 sessions = resources.sessions()

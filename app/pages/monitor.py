@@ -15,10 +15,7 @@ from core.monitoring.reference import model_features
 from core.scoring import champion_version
 
 st.title("Monitor")
-dataset = resources.current_dataset()
-if dataset is None:
-    st.info("No dataset yet.")
-    st.stop()
+dataset = resources.require_dataset()
 settings, sessions = resources.settings(), resources.sessions()
 
 try:

@@ -22,10 +22,7 @@ TOP_REASONS = 6
 EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2100, 12, 31)  # dates outside training are allowed, and flagged
 
 st.title("Predict")
-dataset = resources.current_dataset()
-if dataset is None:
-    st.info("No dataset yet.")
-    st.stop()
+dataset = resources.require_dataset()
 
 try:
     with st.spinner("Loading the champion model…"), resources.sessions()() as session:

@@ -240,10 +240,7 @@ def _history_frame(history: list[Job]) -> pd.DataFrame:
 
 
 st.title("Train")
-dataset = resources.current_dataset()
-if dataset is None:
-    st.info("No dataset yet: ingest a CSV on the Data page first.")
-    st.stop()
+dataset = resources.require_dataset()
 settings = resources.settings()
 sessions = resources.sessions()
 
