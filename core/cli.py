@@ -502,14 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train", help="tune and register a model for a dataset")
     p.add_argument("--dataset", required=True)
     p.add_argument("--dataset-version", type=int, help="default: the latest version")
-    p.add_argument(
-        "--budget",
-        choices=_budget_names(),
-        help="preset of trials and seconds (default: quick, unless --trials or --timeout is given)",
-    )
-    p.add_argument("--trials", type=_positive_int, help="XGBoost trials; overrides the budget's")
-    p.add_argument("--timeout", type=float, help="seconds for the search, from the start; overrides the budget's")
-    p.add_argument("--seed", type=int)
+    _add_budget_arguments(p)
     p.set_defaults(func=cmd_train)
 
     p = commands.add_parser("run-job", help="run a queued job (used by the background launcher)")
@@ -571,14 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
         "retrain", help="retrain the champion with the labelled feedback; promote it only if it is not worse"
     )
     p.add_argument("--dataset", required=True)
-    p.add_argument(
-        "--budget",
-        choices=_budget_names(),
-        help="preset of trials and seconds (default: quick, unless --trials or --timeout is given)",
-    )
-    p.add_argument("--trials", type=_positive_int, help="XGBoost trials; overrides the budget's")
-    p.add_argument("--timeout", type=float, help="seconds for the search, from the start; overrides the budget's")
-    p.add_argument("--seed", type=int)
+    _add_budget_arguments(p)
     p.set_defaults(func=cmd_retrain)
 
     p = commands.add_parser("card", help="a model version's card; --output writes it as Markdown and HTML")
@@ -629,6 +615,18 @@ def _budget_names() -> list[str]:
     from core.training import BUDGETS
 
     return list(BUDGETS)
+
+
+def _add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    """The tuning budget flags that train and retrain share."""
+    parser.add_argument(
+        "--budget",
+        choices=_budget_names(),
+        help="preset of trials and seconds (default: quick, unless --trials or --timeout is given)",
+    )
+    parser.add_argument("--trials", type=_positive_int, help="XGBoost trials; overrides the budget's")
+    parser.add_argument("--timeout", type=float, help="seconds for the search, from the start; overrides the budget's")
+    parser.add_argument("--seed", type=int)
 
 
 def _positive_int(text: str) -> int:
