@@ -6,10 +6,10 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 PORT ?= 8501
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint format bench clean
+.PHONY: help run demo test test-pg test-e2e lint format bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,16 @@ demo: $(VENV)/.runtime ## load the bundled rice data and train a first model, if
 run: demo ## install, prepare the demo, and serve the app on http://localhost:8501
 	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
 
-test: $(VENV)/.dev ## run the whole test suite
+test: $(VENV)/.dev ## run the test suite (SQLite; no browser or PostgreSQL needed)
 	$(BIN)/python -m pytest
+
+# needs a PostgreSQL admin URL, e.g. postgresql+psycopg://sift:sift@127.0.0.1:5432/postgres (.ci/run sets one up)
+test-pg: $(VENV)/.dev ## run the core suite and the shared-tuning tests on PostgreSQL (SIFT_TEST_DB_URL)
+	@test -n "$(SIFT_TEST_DB_URL)" || { echo "Set SIFT_TEST_DB_URL to a PostgreSQL admin URL (see README)."; exit 2; }
+	$(BIN)/python -m pytest tests/core -m "not e2e"
+
+test-e2e: $(VENV)/.dev ## drive the real app in headless Chromium (Debian's chromium package)
+	$(BIN)/python -m pytest -m e2e
 
 lint: $(VENV)/.dev ## ruff: lint and format check
 	$(BIN)/ruff check .
