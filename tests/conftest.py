@@ -1,4 +1,9 @@
-"""Fixtures: each test gets its own home (SQLite database, MLflow store) copied from a template."""
+"""Fixtures: each test gets its own home (SQLite database, MLflow store) copied from a template.
+
+With ``SIFT_TEST_DB_URL`` set (a PostgreSQL admin URL), each home's main database is a PostgreSQL
+database of its own instead, copied from the template's (see tests/homes.py) and dropped after
+the test.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from core.config import REPO_ROOT, Settings, get_settings
-from tests.homes import copy_home
+from tests import homes
+from tests.homes import copy_home, home_settings, new_home
 
 RICE = REPO_ROOT / "data" / "demo" / "rice_cammeo_osmancik.csv"
 TEST_TRIALS = 2
@@ -18,10 +24,25 @@ def _build_empty_home(home: Path) -> Path:
     from core import registry
     from core.db import open_database
 
-    settings = Settings(home=home)
+    settings = home_settings(new_home(home))
     open_database(settings)
     registry.ensure_store(settings)
     return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_session_databases() -> Iterator[None]:
+    """On PostgreSQL: drop the template databases at the end of the session."""
+    yield
+    homes.drop_databases()
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """On PostgreSQL: drop the databases made for this test (session templates are made before it starts)."""
+    before = len(homes.created)
+    yield
+    homes.drop_databases(since=before)
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +58,7 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory, empty_template: P
     from core.training.train import train
 
     home = copy_home(empty_template, tmp_path_factory.mktemp("templates") / "trained")
-    settings = Settings(home=home)
+    settings = home_settings(home)
     with open_database(settings).begin() as session:
         ingest(session=session, path=RICE, name="rice", target="Class")
     with open_database(settings).begin() as session:
@@ -46,9 +67,19 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory, empty_template: P
 
 
 def _use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> Settings:
-    for variable in ("SIFT_DB_URL", "MLFLOW_TRACKING_URI", "SIFT_MLFLOW_TRACKING_URI"):
+    # a developer's own settings must not leak into a test home (passwords: tests/app/test_access.py sets them)
+    variables = (
+        "SIFT_DB_URL",
+        "MLFLOW_TRACKING_URI",
+        "SIFT_MLFLOW_TRACKING_URI",
+        "SIFT_PASSWORD",
+        "SIFT_ADMIN_PASSWORD",
+    )
+    for variable in variables:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("SIFT_HOME", str(home))
+    if url := homes.database_url(home):
+        monkeypatch.setenv("SIFT_DB_URL", url)
     get_settings.cache_clear()
     return get_settings()
 

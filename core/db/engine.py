@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
-from core.db.models import Base, Counter
-
-COUNTERS = ("prediction",)
+from core.db.models import Counter
 
 
 @lru_cache(maxsize=8)
@@ -28,6 +26,9 @@ def get_engine(url: str, busy_timeout_ms: int = 30_000) -> Engine:
             cursor.close()
 
         return engine
+    if url.startswith("postgresql"):
+        # UTC sessions: the UTC day of a timestamp (monitoring's day windows) must not depend on the server's zone
+        return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -37,13 +38,10 @@ def get_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def init_db(engine: Engine) -> None:
-    """Create missing tables. Idempotent; called by entry points, never at import."""
-    Base.metadata.create_all(engine)
-    with engine.begin() as conn:
-        known = set(conn.execute(select(Counter.name)).scalars())
-        missing = [{"name": n, "value": 0} for n in COUNTERS if n not in known]
-        if missing:
-            conn.execute(insert(Counter), missing)
+    """Bring the schema to the newest migration (see :mod:`core.db.migrate`). Idempotent; never at import."""
+    from core.db import migrate  # here, not at the top: ``python -m core.db.migrate`` imports core.db first
+
+    migrate.upgrade(engine)
 
 
 def reserve_ids(session: Session, name: str, count: int) -> int:
@@ -65,7 +63,7 @@ _initialised: set[str] = set()
 
 
 def open_database(settings: Settings) -> sessionmaker[Session]:
-    """The session factory for the settings' database, with its tables created once per process."""
+    """The session factory for the settings' database, brought to the newest schema once per process."""
     if settings.db_url is None:
         settings.ensure_folders()
     engine = get_engine(settings.database_url, settings.sqlite_busy_timeout_ms)

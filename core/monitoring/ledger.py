@@ -96,8 +96,9 @@ class Span:
             Prediction.model_version == self.model_version,
             Prediction.id.between(self.first_id, self.last_id),
         ]
-        if self.kind == "day":
-            clauses.append(func.date(Prediction.created_at) == self.key)
+        if self.kind == "day":  # a range, not date(created_at) = key: PostgreSQL will not compare a date with text
+            start = _day_start(date.fromisoformat(self.key))
+            clauses += [Prediction.created_at >= start, Prediction.created_at < start + timedelta(days=1)]
         elif self.kind == "batch":
             clauses.append(Prediction.batch_id == self.key)
         return clauses

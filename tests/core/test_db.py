@@ -1,8 +1,11 @@
+import pytest
 from sqlalchemy import text
 
 from core.db.engine import reserve_ids
+from tests.homes import TEST_DB_URL
 
 
+@pytest.mark.skipif(bool(TEST_DB_URL), reason="SQLite's pragmas: the main database is on PostgreSQL (SIFT_TEST_DB_URL)")
 def test_sqlite_runs_in_wal_mode_with_busy_timeout(sessions) -> None:
     with sessions() as session:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -16,3 +19,9 @@ def test_reserved_ids_are_consecutive_and_never_reused(sessions) -> None:
         second = reserve_ids(session, "prediction", 1)
     assert first == 1
     assert second == 11
+
+
+@pytest.mark.skipif(not TEST_DB_URL, reason="needs the main database on PostgreSQL (SIFT_TEST_DB_URL)")
+def test_postgresql_sessions_are_in_utc(sessions) -> None:
+    with sessions() as session:
+        assert session.execute(text("SHOW timezone")).scalar() == "UTC"

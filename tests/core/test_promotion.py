@@ -21,7 +21,7 @@ from core.errors import ModelNotFound, PromotionRefused
 from core.promotion import alias_history, compare, promote, record_initial, rollback, rollback_target
 from core.scoring import score_row
 from tests.conftest import RICE, _use_home
-from tests.homes import copy_home
+from tests.homes import copy_home, home_settings
 
 FEATURES = ["Area", "Perimeter", "Major_Axis_Length", "Minor_Axis_Length", "Eccentricity", "Convex_Area", "Extent"]
 
@@ -33,7 +33,7 @@ def challenger_template(tmp_path_factory: pytest.TempPathFactory, trained_templa
     from core.training.train import train
 
     home = copy_home(trained_template, tmp_path_factory.mktemp("templates") / "challenger")
-    settings = Settings(home=home)
+    settings = home_settings(home)
     with open_database(settings).begin() as session:
         train(session=session, settings=settings, dataset="rice", trials=1)
     return home

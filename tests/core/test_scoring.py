@@ -32,7 +32,7 @@ from core.scoring import (
     score_row,
 )
 from tests.conftest import RICE, _use_home
-from tests.homes import copy_home
+from tests.homes import copy_home, home_settings
 
 FEATURES = ["Area", "Perimeter", "Major_Axis_Length", "Minor_Axis_Length", "Eccentricity", "Convex_Area", "Extent"]
 
@@ -79,7 +79,7 @@ def events_template(tmp_path_factory: pytest.TempPathFactory, empty_template: Pa
     from core.training.train import train
 
     home = copy_home(empty_template, tmp_path_factory.mktemp("templates") / "events")
-    settings = Settings(home=home)
+    settings = home_settings(home)
     source = home / "events.csv"
     _events().to_csv(source, index=False)
     with open_database(settings).begin() as session:
@@ -426,7 +426,7 @@ def two_versions_template(tmp_path_factory: pytest.TempPathFactory, trained_temp
     from core.training.train import train
 
     home = copy_home(trained_template, tmp_path_factory.mktemp("templates") / "two_versions")
-    settings = Settings(home=home)
+    settings = home_settings(home)
     with open_database(settings).begin() as session:
         train(session=session, settings=settings, dataset="rice", trials=1, seed=7)
     return home
