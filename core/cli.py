@@ -128,7 +128,25 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
             budget=_budget(args),
         )
     print(f"Training job {job.id} for {job.dataset} v{job.dataset_version}…", file=sys.stderr)
+    print(f"Other machines can help: {_worker_command(job.dataset, job.study_name)}", file=sys.stderr)
     return jobs.training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
+
+
+def _worker_command(dataset: str, study: str | None) -> str:
+    return f"python -m core tune-worker --dataset {dataset} --study {study}"
+
+
+def cmd_tune_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Join a training job's tuning study (same database) and run trials until it needs no more."""
+    from core.db import open_database
+    from core.training.worker import join_study
+
+    settings = _settings()
+    print(f"Joining study {args.study} of {args.dataset}…", file=sys.stderr)
+    result = join_study(
+        sessions=open_database(settings), settings=settings, dataset=args.dataset, study_name=args.study
+    )
+    return result.as_dict()
 
 
 def _budget(args: argparse.Namespace) -> str | None:
@@ -467,6 +485,23 @@ def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def cmd_hash_password(args: argparse.Namespace) -> dict[str, Any]:
+    """Hash a password for SIFT_PASSWORD or SIFT_ADMIN_PASSWORD: typed twice at a terminal (not shown), or
+    the first line of stdin when it is a pipe. The password itself is never printed or stored."""
+    import getpass
+
+    from core.access import hash_password
+    from core.errors import AccessSetupError
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Same password again: ") != password:
+            raise AccessSetupError("The two passwords differ; nothing was hashed. Run the command again.")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    return {"hash": hash_password(password)}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Sift: a classification workbench.")
     parser.add_argument("--home", type=Path, help="folder holding all state (default: $SIFT_HOME or the repo)")
@@ -508,6 +543,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("run-job", help="run a queued job (used by the background launcher)")
     p.add_argument("job_id", type=_positive_int, metavar="JOB_ID")
     p.set_defaults(func=cmd_run_job)
+
+    p = commands.add_parser(
+        "tune-worker", help="join a running training job's tuning study from another process or machine"
+    )
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--study", required=True, help="the job's study name (study_name in `jobs`, or on the Train page)")
+    p.set_defaults(func=cmd_tune_worker)
 
     p = commands.add_parser("jobs", help="list a dataset's training jobs, newest first")
     p.add_argument("--dataset", required=True)
@@ -608,6 +650,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("demo", help="load the bundled rice data and train a first model if missing")
     p.add_argument("--trials", type=_positive_int, default=DEMO_TRIALS)
     p.set_defaults(func=cmd_demo)
+
+    p = commands.add_parser(
+        "hash-password", help="hash a password for SIFT_PASSWORD or SIFT_ADMIN_PASSWORD (read from stdin, not echoed)"
+    )
+    p.set_defaults(func=cmd_hash_password)
     return parser
 
 

@@ -113,3 +113,11 @@ class AlertNotFound(SiftError):
 
 class NoPredictions(SiftError):
     """The chosen window of the prediction ledger holds no predictions."""
+
+
+class AccessSetupError(SiftError):
+    """A configured password is not a hash Sift made, or a password to hash is unusable."""
+
+
+class StudyNotJoinable(SiftError):
+    """A tuning study a worker cannot join: unknown, of another dataset, finished, or not shared."""

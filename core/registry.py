@@ -41,21 +41,25 @@ class ModelVersionInfo:
 
 def _client(settings: Settings):
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # with a tracking server, MLflow prints each run's link on stdout, where the CLI prints its JSON
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import mlflow
     from mlflow import MlflowClient
 
     uri = settings.tracking_uri
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    if mlflow.get_tracking_uri() != uri:
-        # MLflow also writes the URI into os.environ, where Settings would later read it as the
-        # user's override: put the environment back as it was.
-        before = os.environ.get("MLFLOW_TRACKING_URI")
+    if mlflow.get_tracking_uri() != uri or mlflow.get_registry_uri() != uri:
+        # MLflow also writes both URIs into os.environ, where Settings would later read the tracking
+        # URI as the user's override and child processes (background jobs, CLI runs) would inherit
+        # them: put the environment back as it was.
+        before = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
-        if before is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -138,7 +142,8 @@ def register_model(
         )
     if not _registered(client, name):
         client.create_registered_model(name)
-    version = client.create_model_version(name, source=info.model_uri, run_id=run.info.run_id)
+    # the logged model's id: a tracking server refuses a ``models:/m-...`` source without it
+    version = client.create_model_version(name, source=info.model_uri, run_id=run.info.run_id, model_id=info.model_id)
     number = int(version.version)
     try:
         client.get_model_version_by_alias(name, CHAMPION)

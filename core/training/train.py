@@ -10,6 +10,7 @@ training leaves the registry (and the champion) as it was.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,8 +52,8 @@ from core.training.progress import (
 )
 from core.training.report import report_documents
 from core.training.tuning import (
-    best_value,
     finished_trials,
+    open_study,
     study_name_for,
     study_storage,
     tune_xgboost,
@@ -198,9 +199,9 @@ class _Tracker:
         if self.should_stop is not None and self.should_stop():
             raise TrainingCancelled()
 
-    def after_trial(self, study: Any, trial: Any) -> None:
+    def after_trial(self, trial: Any, finished: int, best: float | None) -> None:
         # a pruned trial has no CV score: the mean of its first folds is not comparable with one
-        self.send(trial=len(finished_trials(study)), best=best_value(study), value=trial.value, state=trial.state.name)
+        self.send(trial=finished, best=best, value=trial.value, state=trial.state.name)
         self.check()
 
 
@@ -276,6 +277,52 @@ def _split(
     return _Split(frame, features, X_train, X_hold, y_train, y_hold)
 
 
+@dataclass
+class TuningData:
+    """What the XGBoost search runs on: the split, its CV folds and the class weighting."""
+
+    version: DatasetVersion
+    data: _Split
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    class_weight: str | None
+
+    def fingerprint(self) -> str:
+        """A hash of the training part (rows, values, labels) and the folds: equal only for the same objective."""
+        digest = hashlib.sha256(repr(list(self.data.X_train.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(self.data.X_train, index=True).to_numpy().tobytes())
+        digest.update(pd.util.hash_pandas_object(pd.Series(self.data.y_train), index=False).to_numpy().tobytes())
+        for _, validation in self.folds:
+            digest.update(np.asarray(validation, dtype=np.int64).tobytes())
+        return digest.hexdigest()[:32]
+
+
+def prepare_tuning(
+    *,
+    session: Session,
+    dataset: str,
+    dataset_version: int | None,
+    holdout_fraction: float,
+    seed: int,
+    extra_rows: pd.DataFrame | None = None,
+    holdout_row_ids: list[int] | None = None,
+) -> TuningData:
+    """Load a dataset version, draw (or take) the holdout, and make the CV folds of the rest.
+
+    Deterministic for the same version, fraction and seed: a ``tune-worker`` rebuilds the owner's
+    objective with it.
+    """
+    version = get_version(session=session, name=dataset, version=dataset_version)
+    data = _split(
+        load_frame(session=session, version=version),
+        version,
+        holdout_fraction,
+        seed,
+        extra_rows=extra_rows,
+        holdout_row_ids=holdout_row_ids,
+    )
+    return TuningData(version, data, evaluate.cv_folds(data.y_train, seed), class_weighting(data.y_train))
+
+
 def train(
     *,
     session: Session,
@@ -309,21 +356,34 @@ def train(
     trials, timeout = resolve_budget(budget, trials=trials, timeout=timeout)
     tracker = _Tracker(progress, should_stop, trials=trials, timeout=timeout)
     tracker.stage(STAGE_PREPARING)
-    version = get_version(session=session, name=dataset, version=dataset_version)
-    data = _split(
-        load_frame(session=session, version=version),
-        version,
-        settings.holdout_fraction,
-        seed,
+    tuning = prepare_tuning(
+        session=session,
+        dataset=dataset,
+        dataset_version=dataset_version,
+        holdout_fraction=settings.holdout_fraction,
+        seed=seed,
         extra_rows=extra_rows,
         holdout_row_ids=holdout_row_ids,
     )
-    folds = evaluate.cv_folds(data.y_train, seed)
+    version, data, folds, class_weight = tuning.version, tuning.data, tuning.folds, tuning.class_weight
     study_name = study_name or study_name_for(dataset, version.version)
-    class_weight = class_weighting(data.y_train)
+    # what a tune-worker needs to join the study and rebuild this very objective (see core.training.worker);
+    # a retrain's extra rows are the feedback of the moment, so its study is not shared
+    recipe = {
+        "dataset": version.name,
+        "dataset_version": version.version,
+        "content_hash": version.content_hash,
+        "seed": seed,
+        "holdout_fraction": settings.holdout_fraction,
+        "shared": extra_rows is None and holdout_row_ids is None,
+        "fingerprint": tuning.fingerprint(),
+    }
 
-    # one thread per fit: on a few shared cores, threaded fits of small data slow everything down
-    with threadpool_limits(limits=1):
+    # one thread per fit: on a few shared cores, threaded fits of small data slow everything down;
+    # the study opens first, so workers can tune while the baselines run here
+    with threadpool_limits(limits=1), study_storage(settings) as storage:
+        deadline = None if timeout is None else time.time() + timeout - tracker.elapsed()
+        study = open_study(storage, study_name, trials=trials, deadline=deadline, recipe=recipe)
         candidates = []
         for baseline in BASELINES.values():
             tracker.check()
@@ -339,26 +399,22 @@ def train(
 
         tracker.check()
         tracker.stage(STAGE_TUNING, XGBOOST)
-        with study_storage(settings) as storage:
-            started = time.perf_counter()
-            study = tune_xgboost(
-                data.features,
-                data.X_train,
-                data.y_train,
-                folds=folds,
-                storage=storage,
-                study_name=study_name,
-                trials=trials,
-                timeout=None if timeout is None else timeout - tracker.elapsed(),
-                seed=seed,
-                class_weight=class_weight,
-                after_trial=tracker.after_trial,
-                check_stop=tracker.check,
-            )
-            cv_seconds = time.perf_counter() - started
-            history = tuning_history(study)
-            best = study.best_trial
-            done = len(finished_trials(study))
+        started = time.perf_counter()
+        tune_xgboost(
+            study,
+            data.features,
+            data.X_train,
+            data.y_train,
+            folds=folds,
+            seed=seed,
+            class_weight=class_weight,
+            after_trial=tracker.after_trial,
+            check_stop=tracker.check,
+        )
+        cv_seconds = time.perf_counter() - started
+        history = tuning_history(study)
+        best = study.best_trial
+        done = len(finished_trials(study))
 
         tracker.check()
         tracker.stage(STAGE_EVALUATING)

@@ -1,17 +1,29 @@
 """Optuna tuning of XGBoost on the cross-validation folds of the training part.
 
 The study lives in the main database (Optuna's RDB storage adds its own tables there), so an
-interrupted training resumes its study and several workers can share one once the database is
-PostgreSQL.
+interrupted training resumes its study and several processes can share one: the job that owns
+the study and any number of ``tune-worker`` processes (see :mod:`core.training.worker`), on this
+machine with SQLite or on several machines once the database is PostgreSQL.
+
+Every process runs the same loop (:func:`tune_xgboost`): it starts a trial only while the
+study's finished and running trials are fewer than the target, so the study ends with exactly the
+target number of finished trials however many processes help. The owner then waits for the
+others' last trials and picks the best; workers never register anything.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import threading
 import time
 import uuid
+import warnings
+import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -25,6 +37,17 @@ from core.training.factories import XGBOOST_DEFAULTS, make_xgboost
 STARTUP_TRIALS = 8  # random trials before TPE models the search space
 PRUNE_AFTER_TRIALS = 5  # trials that always run every fold, to compare later ones with
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+RUNNING = optuna.trial.TrialState.RUNNING
+WAIT_SECONDS = 0.5  # how often the owner looks at the study while other processes finish its last trials
+# On a server database, a running trial records a heartbeat; one silent for GRACE_SECONDS belongs to a
+# process that died on another machine, and is marked failed so nobody waits for it.
+HEARTBEAT_SECONDS = 10
+GRACE_SECONDS = 60
+UNCLAIMED_TRIAL = timedelta(seconds=60)  # a running trial that never recorded who runs it
+# study user attributes: what a worker needs to rebuild the owner's objective, and when to stop
+TARGET_TRIALS = "target_trials"
+DEADLINE = "deadline"  # seconds since the epoch
+WORKER = "worker"  # trial user attribute: host:pid of the process that ran it
 
 
 def study_name_for(dataset: str, dataset_version: int, run_key: str | None = None) -> str:
@@ -33,24 +56,35 @@ def study_name_for(dataset: str, dataset_version: int, run_key: str | None = Non
     return re.sub(r"[^\w.-]+", "_", f"{dataset}-v{dataset_version}-{key}")
 
 
+def worker_id() -> str:
+    """Who runs a trial: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 @contextmanager
 def study_storage(settings: Settings) -> Iterator[optuna.storages.RDBStorage]:
     """Optuna's storage in the main database, closed on exit.
 
     On SQLite, Optuna's own connections wait for a busy database (``timeout``, like ours) instead
     of failing at once, and the database is opened through core.db first so it is in WAL mode
-    (a persistent setting of the file) before Optuna creates its tables.
+    (a persistent setting of the file) before Optuna creates its tables. On a server database,
+    running trials record heartbeats, so a trial whose process died elsewhere can be told apart.
     """
     from core.db import open_database
 
     url = settings.database_url
-    if url.startswith("sqlite"):
+    sqlite = url.startswith("sqlite")
+    if sqlite:
         open_database(settings)
         engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": settings.sqlite_busy_timeout_ms / 1000}}
+        heartbeat: dict[str, int] = {}  # one machine: a trial's process is looked up by its pid
     else:
         engine_kwargs = {"pool_pre_ping": True}
-    storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-    if url.startswith("sqlite"):
+        heartbeat = {"heartbeat_interval": HEARTBEAT_SECONDS, "grace_period": GRACE_SECONDS}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+    if sqlite:
         _tune_sqlite(storage.engine, settings.sqlite_busy_timeout_ms)
     try:
         yield storage
@@ -71,6 +105,44 @@ def _tune_sqlite(engine: Any, busy_timeout_ms: int) -> None:
         cursor.close()
 
     engine.dispose()  # the connections opened to create the tables reconnect with the pragmas
+
+
+def _pruner() -> optuna.pruners.BasePruner:
+    # a pruner is not stored with the study: the owner and every worker make the same one
+    return optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER_TRIALS, n_warmup_steps=1)
+
+
+def open_study(
+    storage: optuna.storages.BaseStorage,
+    study_name: str,
+    *,
+    trials: int | None,
+    deadline: float | None,
+    recipe: dict[str, Any] | None = None,
+) -> optuna.Study:
+    """Create the study, or load it to resume; record its target, deadline and ``recipe``.
+
+    The recipe (dataset, version, seed...) is what a worker needs to rebuild the objective. The
+    library defaults are the first trial of a new study.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=study_name, storage=storage, direction="maximize", load_if_exists=True, pruner=_pruner()
+    )
+    for key, value in ((recipe or {}) | {TARGET_TRIALS: trials, DEADLINE: deadline}).items():
+        study.set_user_attr(key, value)
+    if not study.get_trials(deepcopy=False):
+        study.enqueue_trial(dict(XGBOOST_DEFAULTS))
+    return study
+
+
+def load_study(storage: optuna.storages.BaseStorage, study_name: str) -> optuna.Study | None:
+    """An existing study, or None."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=study_name, storage=storage, pruner=_pruner())
+    except KeyError:
+        return None
 
 
 def suggest_xgboost(trial: optuna.Trial) -> dict[str, Any]:
@@ -94,42 +166,100 @@ def best_value(study: optuna.Study) -> float | None:
     return max((t.value for t in complete if t.value is not None), default=None)
 
 
+def study_done(study: optuna.Study) -> str | None:
+    """Why the study takes no more trials (target reached, deadline passed), or None."""
+    target, deadline = study.user_attrs.get(TARGET_TRIALS), study.user_attrs.get(DEADLINE)
+    done = len(finished_trials(study))
+    if target is not None and done >= target:
+        return f"it has its {target} trials"
+    if deadline is not None and time.time() >= deadline:
+        return f"its time limit passed ({done} trials)"
+    return None
+
+
+def _abandoned(trial: optuna.trial.FrozenTrial) -> bool:
+    """A running trial whose process is gone: it died on this machine, or never said who runs it."""
+    from core.jobs import process_alive
+
+    host, _, pid = str(trial.user_attrs.get(WORKER, "")).rpartition(":")
+    if not host:
+        return trial.datetime_start is not None and datetime.now() - trial.datetime_start > UNCLAIMED_TRIAL
+    return host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid))
+
+
+def _live_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Finished trials and those running in a live process; running trials of dead ones are marked failed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # no heartbeat for GRACE_SECONDS (server databases only)
+    live = []
+    for trial in study.get_trials(deepcopy=False, states=(*FINISHED, RUNNING)):
+        if trial.state == RUNNING and _abandoned(trial):
+            try:
+                study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                live.append(study._storage.get_trial(trial._trial_id))  # it ended meanwhile
+            continue
+        live.append(trial)
+    return [t for t in live if t.state in (*FINISHED, RUNNING)]
+
+
+@contextmanager
+def _heartbeat(storage: optuna.storages.BaseStorage, trial_id: int) -> Iterator[None]:
+    """Record the trial's heartbeat while it runs (server databases, see :func:`study_storage`)."""
+    if not isinstance(storage, optuna.storages.RDBStorage) or storage.heartbeat_interval is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            with suppress(Exception):  # a missed beat is retried; the grace period is several beats
+                storage.record_heartbeat(trial_id)
+            if stop.wait(HEARTBEAT_SECONDS):
+                return
+
+    thread = threading.Thread(target=beat, name=f"sift-trial-{trial_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def tune_xgboost(
+    study: optuna.Study,
     features: list[dict[str, Any]],
     X: pd.DataFrame,  # noqa: N803
     y: np.ndarray,
     *,
     folds: list[tuple[np.ndarray, np.ndarray]],
-    storage: optuna.storages.BaseStorage,
-    study_name: str,
-    trials: int | None,
-    timeout: float | None,
     seed: int,
     class_weight: str | None = None,
-    after_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+    owner: bool = True,
+    after_trial: Callable[[optuna.trial.FrozenTrial, int, float | None], None] | None = None,
     check_stop: Callable[[], None] | None = None,
-) -> optuna.Study:
-    """Maximise cross-validated macro F1; the study resumes if it already exists.
+) -> int:
+    """Maximise cross-validated macro F1 in ``study`` until its target or deadline; returns the trials run here.
 
-    ``trials`` counts the study's finished trials, so a resumed study only runs what is left;
-    ``timeout`` is in seconds (0 or less: no new trial unless the study has no result yet). The
-    library defaults are the first trial of a new study. Each fold reports the running mean, so
-    the median pruner stops a trial that is behind the others after two folds. ``after_trial``
-    runs after every trial (progress); ``check_stop`` runs between folds and may raise to stop.
+    The target (:data:`TARGET_TRIALS`) counts the study's finished trials, whoever ran them, so a
+    resumed study only runs what is left; past the deadline no new trial starts, except for the
+    owner of a study without a result yet. The owner waits for trials still running elsewhere, so
+    its study is complete when it returns; a worker (``owner=False``) leaves as soon as nothing
+    is left to start. Each fold reports the running mean, so the median pruner stops a trial that
+    is behind the others after two folds. The model's seed is ``seed`` in every process; the
+    sampler's differs per process, so processes do not propose the same parameters.
+
+    ``after_trial(trial, finished, best)`` runs for every finished trial of the study, in order
+    (progress; the owner sees the workers' trials too); ``check_stop`` runs between folds and
+    while waiting, and may raise to stop.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=study_name,
-        storage=storage,
-        direction="maximize",
-        load_if_exists=True,
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER_TRIALS, n_warmup_steps=1),
-    )
-    existing = study.get_trials(deepcopy=False)
-    # a fresh seed per resumption, so a resumed study does not replay its first random trials
-    study.sampler = optuna.samplers.TPESampler(seed=seed + len(existing), n_startup_trials=STARTUP_TRIALS)
-    if not existing:
-        study.enqueue_trial(dict(XGBOOST_DEFAULTS))
+    started_with = study.get_trials(deepcopy=False)
+    # the owner: a fresh seed per resumption, so a resumed study does not replay its first random trials
+    sampler_seed = seed + len(started_with) if owner else seed + zlib.crc32(worker_id().encode())
+    study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=STARTUP_TRIALS)
+    target, deadline = study.user_attrs.get(TARGET_TRIALS), study.user_attrs.get(DEADLINE)
 
     def objective(trial: optuna.Trial) -> float:
         pipeline = make_xgboost(features, suggest_xgboost(trial), seed=seed, class_weight=class_weight)
@@ -147,20 +277,64 @@ def tune_xgboost(
         trial.set_user_attr("cv_std", float(np.std(scores)))
         return float(np.mean(scores))
 
-    remaining = None if trials is None else max(trials - len(finished_trials(study)), 0)
-    if timeout is not None and timeout <= 0:  # the time went on the baselines
-        remaining = 0
-    if remaining == 0 and best_value(study) is None:
-        remaining, timeout = 1, None  # a study without a completed trial has no best parameters yet
-    if remaining != 0:
-        study.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=[after_trial] if after_trial else None)
-    return study
+    reported = {t.number for t in started_with if t.state in FINISHED}
+    ran = 0
+    while True:
+        live = _live_trials(study)
+        finished = [t for t in live if t.state in FINISHED]
+        for trial in sorted((t for t in finished if t.number not in reported), key=lambda t: t.number):
+            reported.add(trial.number)
+            if after_trial is not None:
+                after_trial(trial, len(reported), best_value(study))
+        has_result = any(t.state == optuna.trial.TrialState.COMPLETE for t in finished)
+        must_run = owner and not has_result  # a study without a completed trial has no best parameters yet
+        if not must_run and target is not None and len(finished) >= target:
+            break
+        if not must_run and deadline is not None and time.time() >= deadline:
+            break
+        if not must_run and target is not None and len(live) >= target:  # the last trials run elsewhere
+            if not owner:
+                break
+            if check_stop is not None:
+                check_stop()
+            time.sleep(WAIT_SECONDS)
+            continue
+        _run_trial(study, objective, target=None if must_run else target)
+        ran += 1
+    return ran
+
+
+def _run_trial(study: optuna.Study, objective: Callable[[optuna.Trial], float], *, target: int | None) -> None:
+    """Ask, run and tell one trial; a trial started when the target was already taken is failed unrun.
+
+    Optuna numbers trials in the order they were created (it locks the study to do so), so a
+    trial is one too many when the live trials numbered before it already make the target: two
+    processes that both saw one slot left cannot both fill it.
+    """
+    trial = study.ask()
+    trial.set_user_attr(WORKER, worker_id())
+    with _heartbeat(study._storage, trial._trial_id):
+        if target is not None and sum(t.number < trial.number for t in _live_trials(study)) >= target:
+            trial.set_user_attr("surplus", True)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return
+        try:
+            value = objective(trial)
+        except optuna.TrialPruned:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        except BaseException:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        else:
+            study.tell(trial, value)
 
 
 def tuning_history(study: optuna.Study) -> dict[str, Any]:
-    """Every trial of the study: number, state, CV macro F1, parameters and duration."""
+    """Every trial of the study that ran: number, state, CV macro F1, parameters, duration and who ran it."""
     rows = []
     for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get("surplus"):
+            continue
         intermediate = t.intermediate_values
         last = intermediate[max(intermediate)] if intermediate else None
         rows.append(
@@ -173,6 +347,7 @@ def tuning_history(study: optuna.Study) -> dict[str, Any]:
                 "cv_std": t.user_attrs.get("cv_std"),
                 "params": dict(t.params),
                 "seconds": t.duration.total_seconds() if t.duration else None,
+                "worker": t.user_attrs.get(WORKER),
             }
         )
     return {

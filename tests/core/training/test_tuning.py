@@ -15,6 +15,7 @@ from core.config import REPO_ROOT
 from core.errors import TrainingCancelled
 from core.training.train import train
 from core.training.tuning import study_name_for, study_storage
+from tests.homes import TEST_DB_URL
 
 
 def test_an_interrupted_study_resumes_where_it_stopped(settings, sessions, wine) -> None:
@@ -49,6 +50,7 @@ def test_an_interrupted_study_resumes_where_it_stopped(settings, sessions, wine)
     assert registry.list_versions(settings, wine)[0].aliases == ["champion"]
 
 
+@pytest.mark.skipif(bool(TEST_DB_URL), reason="SQLite's pragmas: the main database is on PostgreSQL (SIFT_TEST_DB_URL)")
 def test_optuna_keeps_the_database_in_wal_mode(settings) -> None:
     with study_storage(settings) as storage:
         optuna.create_study(study_name="probe", storage=storage)
