@@ -1,4 +1,6 @@
 # Sift: the Streamlit app over core, as a non-root user with its state on a volume.
+# Production profile: the sign-in gate must be configured (SIFT_PASSWORD, and SIFT_ADMIN_PASSWORD for
+# changes), error details are hidden and XSRF protection is on (.streamlit/config.toml). See the README.
 FROM python:3.11.7-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -23,4 +25,11 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).status == 200 else 1)"
 
-CMD ["sh", "-c", "python -m core demo && exec streamlit run streamlit_app.py --server.address=0.0.0.0 --server.port=8501"]
+# Refuse to serve an open app: a password hash (or a mounted secrets.toml) is required, unless the
+# operator says otherwise with SIFT_ALLOW_OPEN=1. Shell form, so `exec` makes streamlit PID 1.
+CMD if [ -z "$SIFT_PASSWORD" ] && [ ! -f .streamlit/secrets.toml ] && [ "$SIFT_ALLOW_OPEN" != 1 ]; then \
+        echo "error: set SIFT_PASSWORD to a hash from 'docker run --rm -it sift python -m core hash-password'" \
+             "(or SIFT_ALLOW_OPEN=1 to run without a password)." >&2; \
+        exit 2; \
+    fi; \
+    python -m core demo && exec streamlit run streamlit_app.py --server.address=0.0.0.0 --server.port=8501

@@ -72,6 +72,17 @@ class Settings(BaseSettings):
         le=1,
         description="Share of a window's input rows rejected by the contract that raises an alert.",
     )
+    # access control: hashes, never passwords (core/access.py); the CLI is not guarded
+    password: str | None = Field(
+        default=None,
+        repr=False,
+        description="Hash of the password every page asks for (python -m core hash-password); unset: no sign-in.",
+    )
+    admin_password: str | None = Field(
+        default=None,
+        repr=False,
+        description="Hash of the password for promote, rollback, retrain, deleting versions and thresholds.",
+    )
 
     @property
     def data_dir(self) -> Path:

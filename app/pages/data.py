@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app import resources
+from app.ui import access
 from app.ui import explore as figures
 from app.ui.uploads import forget_upload, keep_upload
 from core.datasets import explore
@@ -456,7 +457,9 @@ def manage_versions(dataset: str, numbers: list[int], chosen: int) -> None:
     confirmed = st.checkbox(
         f"Yes, delete {dataset} v{number} and its rows for good", key=f"data_delete_confirm_{dataset}_{number}"
     )
-    if st.button("Delete version", disabled=not confirmed, key="data_delete"):
+    if st.button("Delete version", disabled=not confirmed, key="data_delete") and access.admin_allowed(
+        "Deleting a dataset version"
+    ):
         try:
             with resources.sessions().begin() as session:
                 delete_version(session=session, name=dataset, version=number, settings=resources.settings())

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app import resources
+from app.ui import access
 from app.ui.format import METRIC_LABELS
 from core import registry
 from core.errors import SiftError
@@ -170,7 +171,7 @@ rollback_clicked = right.button(
 if promote_clicked or rollback_clicked:
     if not confirmed:
         st.warning("Tick the confirmation box first, then press the button again.")
-    else:
+    elif access.admin_allowed("Changing the champion"):
         try:
             with sessions.begin() as session:
                 if promote_clicked:

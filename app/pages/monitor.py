@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app import resources
+from app.ui import access
 from app.ui import monitor as ui
 from core.errors import SiftError
 from core.monitoring import alerts, drift, estimate, quality, windows
@@ -148,7 +149,7 @@ with drift_tab:
                     mime="text/html",
                     key="monitor_download_report",
                 )
-                st.iframe(path, height=900)
+                ui.show_report(path)
 
 # --- a one-off check ----------------------------------------------------------------------------
 with now_tab:
@@ -222,7 +223,7 @@ with now_tab:
                 mime="text/html",
                 key="monitor_download_check",
             )
-            st.iframe(path, height=900)
+            ui.show_report(path)
 
 # --- quality --------------------------------------------------------------------------------------
 with quality_tab:
@@ -332,7 +333,7 @@ with settings_tab:
         "for numbers, Jensen-Shannon distance for categories, both at 0.1). P-value methods drift below their "
         "threshold, distances at or above it. Saving measures the stored windows again at the next visit."
     )
-    if st.button("Save drift settings", key="monitor_save_options"):
+    if st.button("Save drift settings", key="monitor_save_options") and access.admin_allowed("Changing drift settings"):
         wanted = {
             row.feature: {
                 "method": None if row.method in (None, "auto") else row.method,

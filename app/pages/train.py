@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import resources
+from app.ui import access
 from app.ui.format import METRIC_LABELS
 from app.ui.training import show_report
 from core import jobs
@@ -96,7 +97,8 @@ def _budget_text(job: Job) -> str:
 
 
 def _resume_button(job: Job) -> None:
-    if st.button("Resume", key=f"train_resume_{job.id}", type="primary", help="Continue the same tuning study."):
+    resume = st.button("Resume", key=f"train_resume_{job.id}", type="primary", help="Continue the same tuning study.")
+    if resume and (job.kind != "retrain" or access.admin_allowed("Resuming a retrain")):
         try:
             with sessions.begin() as session:
                 jobs.resume_job(session=session, job_id=job.id)
@@ -185,6 +187,9 @@ def show_job(job_id: int, was_active: bool) -> None:
         st.progress(min(1.0, done), text=f"Stage: {progress.get('stage') or job.status}")
         if job.status == "queued":
             st.info("Waiting for the worker process to start…")
+        elif job.kind == "train":
+            helper = f"python -m core tune-worker --dataset {job.dataset} --study {job.study_name}"
+            st.caption(f"Other machines can help: `{helper}`")
         if job.cancel_requested:
             st.warning("Cancel requested: the job stops after the current trial and registers nothing.")
         elif st.button(
@@ -333,7 +338,7 @@ def retrain_section() -> None:
             help="Start a retrain by itself when recorded labels cross the threshold (once per crossing).",
         )
         saved = st.form_submit_button("Save retrain settings")
-    if saved:
+    if saved and access.admin_allowed("Changing the retrain settings"):
         try:
             with sessions.begin() as session:
                 set_retrain_policy(
@@ -376,7 +381,7 @@ def retrain_section() -> None:
     right.write("")  # aligns the button with the select box
     if right.button(
         "Retrain now", key="train_retrain_start", type="primary", disabled=blocked is not None, help=blocked
-    ):
+    ) and access.admin_allowed("Retraining"):
         try:
             with sessions.begin() as session:
                 job = submit_retrain(session=session, settings=settings, dataset=dataset, budget=budget)

@@ -6,6 +6,8 @@ they never recompute anything.
 
 from __future__ import annotations
 
+import html
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,6 +20,24 @@ MONITOR_PAGE = "app/pages/monitor.py"
 MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 GREY = "#b0b0b0"
+# Evidently's report holds column names and values inside <script> blocks without escaping "</script>",
+# and st.iframe gives HTML the app's own origin. So the report runs in a frame sandboxed to scripts only:
+# a hostile name in an uploaded file can spoil the report's layout but cannot reach the app.
+_SANDBOXED_PAGE = (
+    "<!doctype html><html><head><meta charset='utf-8'>"
+    "<style>html,body{margin:0;height:100%}iframe{border:0;width:100%;height:100%}</style></head>"
+    '<body><iframe sandbox="allow-scripts" title="Evidently report" srcdoc="{report}"></iframe></body></html>'
+)
+
+
+def sandboxed_page(report: str) -> str:
+    """A page that shows ``report`` (a whole HTML document) in a frame that may run scripts but has no origin."""
+    return _SANDBOXED_PAGE.replace("{report}", html.escape(report, quote=True))
+
+
+def show_report(path: Path, *, height: int = 900) -> None:
+    """Evidently's full HTML report, isolated from the app (see _SANDBOXED_PAGE)."""
+    st.iframe(sandboxed_page(path.read_text(encoding="utf-8")), height=height)
 
 
 def _color(version: int) -> str:

@@ -1,0 +1,117 @@
+"""Security properties checked on the code and configuration as shipped: the Streamlit settings, no
+user text rendered as HTML, and models loaded only from Sift's own registry."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from core.config import REPO_ROOT
+from core.errors import ModelNotFound
+
+APP_SOURCES = sorted([REPO_ROOT / "streamlit_app.py", *(REPO_ROOT / "app").rglob("*.py")])
+SOURCES = sorted([*APP_SOURCES, *(REPO_ROOT / "core").rglob("*.py"), *(REPO_ROOT / "bench").rglob("*.py")])
+HOSTILE = "</script><script>top.document.title=String.fromCharCode(112)</script><img src=x onerror=alert(1)>"
+
+
+def _calls(path: Path) -> list[tuple[ast.Call, str]]:
+    """Every call in a file with its callee written out (``st.iframe``, ``mlflow.sklearn.load_model``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Call):
+            found.append((node, ast.unparse(node.func)))
+    return found
+
+
+def _where(path: Path, call: ast.Call) -> str:
+    return f"{path.relative_to(REPO_ROOT)}:{call.lineno}"
+
+
+# -- .streamlit/config.toml ----------------------------------------------------------------------
+
+
+def test_streamlit_settings_are_deliberate() -> None:
+    config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["enableXsrfProtection"] is True
+    assert config["server"].get("enableCORS", True) is True  # Streamlit turns XSRF off when CORS is off
+    assert 1 <= config["server"]["maxUploadSize"] <= 500  # MB: set on purpose, bounded
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["client"]["showErrorDetails"] == "none"  # tracebacks stay in the server log
+    assert config["runner"]["magicEnabled"] is False  # a bare expression never writes to the page
+
+
+def test_every_setting_in_config_toml_is_one_streamlit_knows() -> None:
+    from streamlit import config as streamlit_config
+
+    known = streamlit_config.get_config_options()
+    config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    written = [f"{section}.{key}" for section, options in config.items() for key in options]
+    assert written and not [option for option in written if option not in known]  # a typo is silently ignored
+    assert known["client.showErrorDetails"].type is str  # "none" is a value of 1.67's string option
+
+
+# -- no user text as HTML ------------------------------------------------------------------------------
+
+
+NOT_RENDERED = {"card.html"}  # the model card's HTML is offered as a download, never shown in the page
+
+
+def test_no_page_renders_html_except_the_sandboxed_report() -> None:
+    """``unsafe_allow_html``, ``st.html`` and components are not used; ``st.iframe`` only shows a page built
+    by ``sandboxed_page``, whose frame has no origin (so a hostile name in a report cannot reach the app)."""
+    offending = []
+    for path in APP_SOURCES:
+        for call, callee in _calls(path):
+            unsafe = [k for k in call.keywords if k.arg == "unsafe_allow_html"]
+            if any(not (isinstance(k.value, ast.Constant) and k.value.value is False) for k in unsafe):
+                offending.append(f"{_where(path, call)} {callee}(unsafe_allow_html=...)")
+            name = callee.rsplit(".", 1)[-1]
+            if (name == "html" and callee not in NOT_RENDERED) or "components" in callee:
+                offending.append(f"{_where(path, call)} {callee}")
+            if name == "iframe":
+                content = call.args[0] if call.args else None
+                sandboxed = isinstance(content, ast.Call) and ast.unparse(content.func).endswith("sandboxed_page")
+                if not sandboxed:
+                    offending.append(f"{_where(path, call)} {callee} without sandboxed_page")
+    assert not offending, "HTML from data could reach the page:\n" + "\n".join(offending)
+
+
+def test_the_sandboxed_page_escapes_the_report_and_gives_it_no_origin() -> None:
+    from app.ui.monitor import sandboxed_page
+
+    report = f"<html><body><script>var names = ['{HOSTILE}'];</script></body></html>"
+    page = sandboxed_page(report)
+    assert page.count("<iframe") == 1 and 'sandbox="allow-scripts"' in page
+    assert "allow-same-origin" not in page
+    assert HOSTILE not in page and "<script" not in page and "<img" not in page  # all inside srcdoc, escaped
+    srcdoc = page.split('srcdoc="', 1)[1].rsplit('"></iframe>', 1)[0]
+    assert '"' not in srcdoc  # the attribute cannot be closed from inside
+
+
+# -- models only from the registry ---------------------------------------------------------------------
+
+
+def test_only_the_registry_deserialises_models() -> None:
+    offending = []
+    for path in SOURCES:
+        for call, callee in _calls(path):
+            is_loader = callee.startswith(("mlflow.", "skops.", "pickle.", "joblib.", "cloudpickle.")) and (
+                callee.rsplit(".", 1)[-1] in {"load_model", "load", "loads"}
+            )
+            if is_loader and path != REPO_ROOT / "core" / "registry.py":
+                offending.append(f"{_where(path, call)} {callee}")
+            if callee.endswith("load_model_from_path"):  # any folder: only for tests of an export
+                offending.append(f"{_where(path, call)} {callee}")
+    assert not offending, "a model is loaded outside core/registry.py:\n" + "\n".join(offending)
+
+
+def test_scoring_loads_only_registered_versions(trained_settings) -> None:
+    from core.scoring import load_version
+
+    for name in ("runs:/0123456789abcdef/model", "file:///etc/passwd", "models:/rice@champion", "../rice", "rice/1"):
+        with pytest.raises(ModelNotFound):
+            load_version(trained_settings, name, 1)  # a URI or path in place of a name reaches no file
+    assert load_version(trained_settings, "rice", 1).version == 1  # while the registered model loads
