@@ -26,8 +26,10 @@ SAMPLE_VALUES = 2000
 # text columns longer than this are counted on a sample of rows where exact figures are not needed
 LARGE_COLUMN = 200_000
 ROW_SAMPLE = 100_000
-# a column is read as dates when at least this share of its values parse
+# a column is read as dates (numbers) when at least this share of its values parse; the rest,
+# typos and notes like "unknown" in a column of numbers, count as missing and the reason says so
 DATETIME_MIN_SHARE = 0.95
+NUMBER_MIN_SHARE = 0.95
 
 # --- numbers written with separators --------------------------------------------------------
 
@@ -303,17 +305,25 @@ def _infer_text(series: pd.Series, name: str, dtype: str) -> ColumnRole:
             return ColumnRole(name, "datetime", reason, "datetime64[ns]", format=found[0])
 
     style, ambiguous = detect_number_style(list(sample))
+    if style is None and not ambiguous:
+        numeric = [v for v in sample if any(p.match(v) for p in _NUMBER_PATTERNS.values())]
+        if len(numeric) >= 0.5 * len(sample):  # worth counting rows: most distinct values are numbers
+            style, ambiguous = detect_number_style(numeric)
     if style:
         numbers = convert_numbers(series, style)
-        if numbers.count() == series.count():
-            examples = _show(v for v in sample if not v.lstrip("+-").isdigit())
-            return ColumnRole(
-                name,
-                "numeric",
-                f"numbers written as text in the style {style!r} (e.g. {examples}): converted to numbers at ingest",
-                str(numbers.dtype),
-                format=style,
-            )
+        n, converted = int(series.count()), int(numbers.count())
+        if converted >= NUMBER_MIN_SHARE * n:
+            examples = _show(v for v in sample if not v.lstrip("+-").isdigit() and _NUMBER_PATTERNS[style].match(v))
+            reason = f"numbers written as text in the style {style!r} (e.g. {examples}): converted to numbers at ingest"
+            if converted < n:
+                others = pd.unique(series[numbers.isna() & series.notna()].astype(str))
+                bad = n - converted
+                reason += (
+                    f"; {bad:,} {'value is not a number' if bad == 1 else 'values are not numbers'} (e.g. "
+                    f"{_show(others, 3)}) and count as missing: add them to the missing markers, or make the "
+                    "column categorical if they mean something"
+                )
+            return ColumnRole(name, "numeric", reason, str(numbers.dtype), format=style)
     elif ambiguous:
         return ColumnRole(
             name,
