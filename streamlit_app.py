@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import resources
+from app.ui import access
 from core.feedback import feedback_counts
 from core.jobs import active_jobs
 from core.status import dataset_names
@@ -12,6 +13,9 @@ from core.status import dataset_names
 PAGES = Path(__file__).parent / "app" / "pages"
 
 st.set_page_config(page_title="Sift", page_icon="🧪", layout="wide")
+# with a password configured, nothing below runs for a session that has not signed in; navigation is
+# still declared (hidden) so a deep link such as /predict opens its page once signed in
+signed_in = access.require_sign_in()
 
 train_page = st.Page(PAGES / "train.py", title="Train", icon=":material/tune:", url_path="train")
 feedback_page = st.Page(PAGES / "feedback.py", title="Feedback", icon=":material/fact_check:", url_path="feedback")
@@ -25,24 +29,19 @@ page = st.navigation(
         feedback_page,
         st.Page(PAGES / "models.py", title="Models", icon=":material/model_training:", url_path="models"),
         st.Page(PAGES / "monitor.py", title="Monitor", icon=":material/monitoring:", url_path="monitor"),
-    ]
+    ],
+    position="sidebar" if signed_in else "hidden",
 )
+if not signed_in:
+    st.stop()
 
-with st.sidebar:
+
+def show_status(dataset: str | None) -> None:
+    """Labels waiting and labels since the champion, then the jobs running in the background."""
     with resources.sessions()() as session:
-        names = dataset_names(session=session)
         running = active_jobs(session=session)
-    if names:
-        pending = st.session_state.pop(resources.PENDING_DATASET_KEY, None)
-        if pending in names:
-            st.session_state[resources.DATASET_KEY] = pending
-        elif st.session_state.get(resources.DATASET_KEY) not in names:
-            st.session_state[resources.DATASET_KEY] = names[0]
-        st.selectbox("Dataset", names, key=resources.DATASET_KEY, help="Every page works on this dataset.")
-        with resources.sessions()() as session:
-            counts = feedback_counts(
-                session=session, settings=resources.settings(), dataset=st.session_state[resources.DATASET_KEY]
-            )
+        counts = dataset and feedback_counts(session=session, settings=resources.settings(), dataset=dataset)
+    if counts:
         st.page_link(
             feedback_page,
             label=f"{counts.pending:,} prediction{'s' if counts.pending != 1 else ''} without a label",
@@ -54,12 +53,34 @@ with st.sidebar:
                 f"{counts.since_champion:,} of {counts.threshold:,} labels since champion v{counts.champion}{due}",
                 help="Labels gathered since the champion was trained, and the threshold that makes a retrain due.",
             )
-    else:
-        st.info("No dataset yet: run `python -m core demo` or ingest a CSV.")
     for job in running:  # training runs in the background: say so on every page
         progress = job.progress or {}
         trial = f"trial {progress.get('trial') or 0}" + (f" of {progress['trials']}" if progress.get("trials") else "")
         doing = "Retraining" if job.kind == "retrain" else "Training"
         st.page_link(train_page, label=f"{doing} {job.dataset}: {trial}", icon=":material/hourglass_top:")
 
+
+with st.sidebar:
+    with resources.sessions()() as session:
+        names = dataset_names(session=session)
+    if names:
+        pending = st.session_state.pop(resources.PENDING_DATASET_KEY, None)
+        if pending in names:
+            st.session_state[resources.DATASET_KEY] = pending
+        elif st.session_state.get(resources.DATASET_KEY) not in names:
+            st.session_state[resources.DATASET_KEY] = names[0]
+        st.selectbox("Dataset", names, key=resources.DATASET_KEY, help="Every page works on this dataset.")
+    else:
+        st.info("No dataset yet: run `python -m core demo` or ingest a CSV.")
+    status = st.empty()
+    access.sidebar_controls()
+
+
+def refresh_status() -> None:
+    with status.container():
+        show_status(st.session_state.get(resources.DATASET_KEY) if names else None)
+
+
+refresh_status()
 page.run()
+refresh_status()  # drawn again once the page ran, the counters include what it just did

@@ -170,6 +170,8 @@ if submitted:
     except SiftError as exc:
         st.error(str(exc))
         st.session_state.pop(RESULT_KEY, None)
+    else:
+        st.rerun()  # drawn again, the sidebar's counters and the past predictions above include this one
 
 result = st.session_state.get(RESULT_KEY)
 if result is None or result.model_name != dataset:

@@ -82,6 +82,7 @@ def test_the_table_saves_the_picked_labels_through_one_core_call(trained_setting
     assert "Saved: 2 label(s) accepted (2 new, 0 replaced, 0 unchanged) and 0 rejected." in _texts(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Predictions without a label"] == "18" and metrics["Labels since champion v1"] == "2"
+    assert "2 of 50 labels since champion v1" in _texts(at)  # the sidebar is drawn after the page's save
     assert at.data_editor(key="feedback_editor").value["true label"].tolist()[:2] == ["Cammeo", "Osmancik"]
 
     at.selectbox(key="feedback_labelled").set_value("Without a label").run()
