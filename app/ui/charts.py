@@ -40,12 +40,20 @@ def contribution_bar(reasons: list[tuple[str, float]], predicted: str, unit: str
             orientation="h",
             marker_color=colors,
             text=[f"{v:+.3g}" for v in values],
-            textposition="auto",
+            textposition="outside",
+            cliponaxis=False,
             hovertemplate="%{y}: %{x:+.4g}<extra></extra>",
         )
     )
+    # room beyond the longest bar on each side, so a value label never covers the feature names
+    low, high = min([0.0, *values]), max([0.0, *values])
+    room = 0.2 * ((high - low) or 1.0)
     fig.update_layout(
-        xaxis={"title": f"towards {predicted} ({unit})", "zeroline": True},
+        xaxis={
+            "title": f"towards {predicted} ({unit})",
+            "zeroline": True,
+            "range": [low - room if low < 0 else 0, high + room if high > 0 else 0],
+        },
         yaxis={"title": None, "type": "category"},
         height=80 + 34 * len(labels),
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
