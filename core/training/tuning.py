@@ -311,7 +311,9 @@ def _run_trial(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
     trial is one too many when the live trials numbered before it already make the target: two
     processes that both saw one slot left cannot both fill it.
     """
-    trial = study.ask()
+    with warnings.catch_warnings():  # Sift records the heartbeats itself (see _heartbeat), outside Study.optimize
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        trial = study.ask()
     trial.set_user_attr(WORKER, worker_id())
     with _heartbeat(study._storage, trial._trial_id):
         if target is not None and sum(t.number < trial.number for t in _live_trials(study)) >= target:
