@@ -15,7 +15,8 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
-COPY --chown=sift:sift . .
+# the code stays root-owned: the app user can write only its state volume
+COPY . .
 RUN mkdir -p "$SIFT_HOME" && chown sift:sift "$SIFT_HOME"
 
 USER sift
