@@ -115,3 +115,22 @@ def test_scoring_loads_only_registered_versions(trained_settings) -> None:
         with pytest.raises(ModelNotFound):
             load_version(trained_settings, name, 1)  # a URI or path in place of a name reaches no file
     assert load_version(trained_settings, "rice", 1).version == 1  # while the registered model loads
+
+
+# -- Dockerfile (no Docker engine here to build it: its promises are read from the file) ---------------
+
+
+def test_the_image_runs_as_a_user_on_a_pinned_base_with_a_healthcheck_and_a_state_volume() -> None:
+    text = (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")  # join continued lines
+    lines = [line.strip() for line in text.splitlines()]
+    instructions = [line for line in lines if line and not line.startswith("#")]
+    base = next(line for line in instructions if line.startswith("FROM "))
+    assert ":" in base and not base.endswith(":latest")  # a pinned tag (or digest), never floating
+    users = [line for line in instructions if line.startswith("USER ")]
+    assert users and users[-1] not in ("USER root", "USER 0")  # the app never runs as root
+    assert any(line.startswith("HEALTHCHECK ") and "/_stcore/health" in line for line in instructions)
+    home = next(line for line in instructions if "SIFT_HOME=" in line).split("SIFT_HOME=")[1].split()[0]
+    assert any(line.startswith("VOLUME ") and home in line for line in instructions)
+    assert not any(line.startswith("COPY --chown") and line.endswith(" . .") for line in instructions)  # code read-only
+    ignored = (REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert {".venv", ".git", ".streamlit/secrets.toml"} <= set(ignored)
