@@ -21,7 +21,8 @@ def test_reserved_ids_are_consecutive_and_never_reused(sessions) -> None:
     assert second == 11
 
 
-@pytest.mark.skipif(not TEST_DB_URL, reason="needs the main database on PostgreSQL (SIFT_TEST_DB_URL)")
+@pytest.mark.pg
 def test_postgresql_sessions_are_in_utc(sessions) -> None:
+    assert TEST_DB_URL, "set SIFT_TEST_DB_URL to a PostgreSQL admin URL (make test-pg)"
     with sessions() as session:
         assert session.execute(text("SHOW timezone")).scalar() == "UTC"

@@ -29,8 +29,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty database of this test's own."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'sift.db'}"
-    if not homes.TEST_DB_URL:
-        pytest.skip("needs a PostgreSQL server: set SIFT_TEST_DB_URL to an admin URL")
+    assert homes.TEST_DB_URL, "the pg cases need a PostgreSQL server: set SIFT_TEST_DB_URL to an admin URL"
     return homes.new_database()
 
 

@@ -57,8 +57,10 @@ def _kill_when(process: subprocess.Popen, ready: Callable[[], Any]) -> Any:
 
 
 def _integrity(sessions) -> None:
+    """SQLite's own check of the file after a kill (a server database has no file of ours to break)."""
     with sessions() as session:
-        assert session.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
+        if session.get_bind().dialect.name == "sqlite":
+            assert session.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
 
 
 # --- batch scoring --------------------------------------------------------------------------------
