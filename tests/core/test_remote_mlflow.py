@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,15 +12,10 @@ import pytest
 
 from core.datasets.versions import ingest
 from tests.conftest import RICE
+from tests.servers import free_port, serve
 from tests.test_cli import ok
 
 STARTUP_SECONDS = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -34,7 +23,7 @@ def tracking_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``mlflow server`` on loopback with its own store and artifacts; its URI and its folder. Stopped after."""
     folder = tmp_path / "server"
     folder.mkdir()
-    port = _free_port()
+    port = free_port()
     command = [
         str(Path(sys.executable).with_name("mlflow")),
         "server",
@@ -49,30 +38,17 @@ def tracking_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         "--artifacts-destination",
         str(folder / "artifacts"),
     ]
-    log = (folder / "server.log").open("wb")
-    server = subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert server.poll() is None, (folder / "server.log").read_text()[-2000:]
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "mlflow server did not start: " + (folder / "server.log").read_text()
-            time.sleep(0.5)
+    # a process group: stopping the server stops its uvicorn worker too
+    with serve(
+        command,
+        health_url=f"{uri}/health",
+        log=folder / "server.log",
+        start_seconds=STARTUP_SECONDS,
+        cwd=folder,
+        process_group=True,
+    ):
         yield uri, folder
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the server and its uvicorn worker
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
 
 
 def _digest(path: Path) -> str:

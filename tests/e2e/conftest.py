@@ -11,11 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -24,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from core.config import REPO_ROOT
+from tests.servers import free_port, serve
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "e2e"
 STREAMLIT = Path(sys.executable).parent / "streamlit"  # the virtual environment's, beside this Python
@@ -52,20 +49,6 @@ class AppServer:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def _stop_job_workers(home: Path) -> None:
     """Stop training workers the app started and left running (they run in sessions of their own)."""
     from sqlalchemy import select
@@ -90,7 +73,7 @@ def running_app(home: Path, log: Path) -> Iterator[AppServer]:
     # no SIFT_* setting (database, password, thresholds…) nor MLflow store from the caller's shell
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIFT_") and k != "MLFLOW_TRACKING_URI"}
     env["SIFT_HOME"] = str(home)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
         str(STREAMLIT),
@@ -105,24 +88,12 @@ def running_app(home: Path, log: Path) -> Iterator[AppServer]:
         "--server.fileWatcherType",  # the checkout may change under it: never rerun on a source edit
         "none",
     ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while not _healthy(url):
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with code {process.returncode}:\n{log.read_text(errors='replace')}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after {START_SECONDS} s:\n{log.read_text(errors='replace')}")
-            time.sleep(0.5)
-        yield AppServer(url=url, home=home, log=log)
+        with serve(
+            command, health_url=f"{url}/_stcore/health", log=log, start_seconds=START_SECONDS, cwd=REPO_ROOT, env=env
+        ):
+            yield AppServer(url=url, home=home, log=log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         _stop_job_workers(home)
 
 
