@@ -25,4 +25,5 @@ def test_deep_link_on_a_fresh_server_shows_the_app_navigation(fresh_app, page, a
     expect(page.get_by_role("heading", name="Predict")).to_be_visible()
     expect(page.get_by_text("No dataset yet: ingest a CSV on the Data page first.")).to_be_visible()
     expect(page.get_by_text("Page not found")).to_have_count(0)
+    assert page.url.rstrip("/").endswith("/predict"), page.url  # still the deep link, not sent back to Home
     save_screenshot(page, artifacts / "predict.png")
