@@ -43,6 +43,7 @@ WAIT_SECONDS = 0.5  # how often the owner looks at the study while other process
 # process that died on another machine, and is marked failed so nobody waits for it.
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 60
+OPTUNA_SCHEMA_LOCK = 0x5F1F8  # PostgreSQL advisory lock key: one process creates Optuna's tables
 UNCLAIMED_TRIAL = timedelta(seconds=60)  # a running trial that never recorded who runs it
 # study user attributes: what a worker needs to rebuild the owner's objective, and when to stop
 TARGET_TRIALS = "target_trials"
@@ -81,7 +82,7 @@ def study_storage(settings: Settings) -> Iterator[optuna.storages.RDBStorage]:
     else:
         engine_kwargs = {"pool_pre_ping": True}
         heartbeat = {"heartbeat_interval": HEARTBEAT_SECONDS, "grace_period": GRACE_SECONDS}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _one_creator_at_a_time(url):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
     if sqlite:
@@ -90,6 +91,33 @@ def study_storage(settings: Settings) -> Iterator[optuna.storages.RDBStorage]:
         yield storage
     finally:
         storage.engine.dispose()
+
+
+@contextmanager
+def _one_creator_at_a_time(url: str) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock while Optuna creates its tables.
+
+    Optuna's ``create_all`` is not safe to run at once from several processes on a fresh
+    PostgreSQL database (a job and its workers starting together): two ``CREATE TYPE`` race and
+    one process fails. SQLite serialises the writes itself.
+    """
+    if not url.startswith("postgresql"):
+        yield
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": OPTUNA_SCHEMA_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": OPTUNA_SCHEMA_LOCK})
+                connection.commit()
+    finally:
+        engine.dispose()
 
 
 def _tune_sqlite(engine: Any, busy_timeout_ms: int) -> None:

@@ -176,3 +176,27 @@ def test_two_workers_and_the_job_share_one_postgresql_study(pg_url, empty_templa
     assert [v.version for v in registry.list_versions(settings, "rice")] == [1]  # registered once, by the job
     assert finished.result["version"] == 1
     assert_best_trial_is_the_tuned_candidate(settings, study)
+
+
+@pytest.mark.pg
+def test_processes_opening_the_study_storage_at_once_on_a_fresh_postgresql_database(pg_url, tmp_path) -> None:
+    """A job and its workers start together: only one of them may create Optuna's tables."""
+    code = (
+        "import sys\n"
+        "from core.config import Settings\n"
+        "from core.training.tuning import study_storage\n"
+        "with study_storage(Settings(home=sys.argv[1], db_url=sys.argv[2])):\n"
+        "    pass\n"
+    )
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "home"), pg_url],
+            cwd=REPO_ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    errors = [opener.communicate(timeout=WAIT)[1] for opener in openers]
+    assert [opener.returncode for opener in openers] == [0] * 4, "\n".join(errors)[-2000:]
+    assert optuna.get_all_study_names(storage=pg_url) == []  # the tables exist and are usable
