@@ -129,7 +129,17 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         )
     print(f"Training job {job.id} for {job.dataset} v{job.dataset_version}…", file=sys.stderr)
     print(f"Other machines can help: {_worker_command(job.dataset, job.study_name)}", file=sys.stderr)
-    return jobs.training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
+    return _training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
+
+
+def _training_result(job: Any) -> dict[str, Any]:
+    """A done job's result, its warnings (e.g. no better than chance) also on stderr."""
+    from core import jobs
+
+    result = jobs.training_result(job)
+    for warning in result.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    return result
 
 
 def _worker_command(dataset: str, study: str | None) -> str:
@@ -195,7 +205,7 @@ def cmd_resume(args: argparse.Namespace) -> dict[str, Any]:
     sessions = open_database(settings)
     with sessions.begin() as session:
         job = jobs.resume_job(session=session, job_id=args.job)
-    return jobs.training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
+    return _training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
 
 
 def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from core.db.models import DatasetVersion
 from core.errors import DatasetNotFound, SiftError
 from core.features import coerce_inputs
 from core.scoring import LoadedModel, load_version
+from core.training.evaluate import chance_summary, chance_warning
 
 SPLIT_FILE = "split.json"
 CONFUSION_FILE = "confusion_matrix.json"
@@ -219,6 +220,7 @@ class ModelCard:
     top_features: list[dict[str, Any]] = field(default_factory=list)
     tuning: list[dict[str, Any]] = field(default_factory=list)
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
+    chance: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -317,6 +319,7 @@ def build_card(
         top_features=_top_features(report),
         tuning=_tuning_history(report),
         leaderboard=_leaderboard(report),
+        chance=_get(report, "chance"),
         notes=notes,
     )
 
@@ -504,6 +507,12 @@ def render_markdown(card: ModelCard) -> str:
             for m in card.metrics
         ],
     )
+    if card.chance:
+        chance = card.chance | {"guess": md_text(card.chance["guess"])}
+        warning = chance_warning(chance)
+        out += [f"**Against guessing:** {chance_summary(chance)}", ""] + (
+            [f"> **Warning:** {warning}", ""] if warning else []
+        )
     if card.confusion and card.confusion.get("matrix"):
         labels = [md_text(x) for x in card.confusion["labels"]]
         out += ["**Confusion matrix** (rows: true class, columns: predicted):", ""]

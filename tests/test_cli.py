@@ -49,6 +49,7 @@ def test_ingest_train_predict_models_on_rice(settings, tmp_path: Path) -> None:
     trained = ok(home, "train", "--dataset", "rice", "--trials", "2", "--seed", "7")
     assert trained["model"] == "rice" and trained["version"] == 1 and trained["aliases"] == ["champion"]
     assert set(trained["metrics"]) >= {"accuracy", "f1_macro", "roc_auc"}
+    assert "warnings" not in trained  # rice's columns tell the varieties apart
 
     source, output = tmp_path / "in.csv", tmp_path / "scored.csv"
     pd.read_csv(RICE, nrows=30).drop(columns="Class").to_csv(source, index=False)
@@ -136,3 +137,28 @@ def test_delete_of_a_version_a_model_uses_exits_2(trained_settings) -> None:
     message = user_error(trained_settings.home, "delete", "--dataset", "rice", "--version", "1")
     assert "cannot be deleted" in message and "1 (champion)" in message
     assert [v["version"] for v in ok(trained_settings.home, "datasets")["versions"]] == [1]
+
+
+def test_a_model_no_better_than_chance_is_registered_with_a_warning(settings, tmp_path: Path) -> None:
+    """Columns that say nothing about the target: the model is kept, and every output says so."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    noise = pd.DataFrame({f"x{i}": rng.normal(size=300) for i in range(4)})
+    noise["outcome"] = rng.choice(["stay", "leave"], size=300)
+    source = tmp_path / "noise.csv"
+    noise.to_csv(source, index=False)
+    home = settings.home
+    ok(home, "ingest", str(source), "--name", "noise", "--target", "outcome")
+
+    done = run(home, "train", "--dataset", "noise", "--trials", "2")
+    assert done.returncode == 0, done.stderr
+    trained = json.loads(done.stdout)
+    assert trained["aliases"] == ["champion"]
+    [warning] = trained["warnings"]
+    assert warning.startswith("The model is not clearly better than chance")
+    assert f"warning: {warning}" in done.stderr.splitlines()
+
+    ok(home, "card", "--dataset", "noise", "--output", str(tmp_path / "card"))
+    card = (tmp_path / "card" / "model_card_noise_v1.md").read_text()
+    assert "**Against guessing:** Always answering" in card and "> **Warning:** The model is not clearly" in card

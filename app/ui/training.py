@@ -12,6 +12,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.model_card import md_text
+from core.training.evaluate import chance_summary, chance_warning
+
 SCORE = "CV macro F1"
 MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}
 TOP_FEATURES = 20
@@ -183,6 +186,11 @@ def _missing(what: str) -> None:
 def show_report(report: dict[str, Any], *, key: str = "training_report") -> None:
     """Render a training report; ``key`` prefixes element keys when a page shows several."""
     board = report.get("leaderboard")
+    chance = report.get("chance")
+    if chance:  # the guessed class is the user's data: inert in Markdown
+        chance = chance | {"guess": md_text(chance["guess"])}
+    if warning := chance_warning(chance):
+        st.warning(warning, icon=":material/warning:")
     st.subheader("Leaderboard")
     if board:
         st.caption(
@@ -200,6 +208,8 @@ def show_report(report: dict[str, Any], *, key: str = "training_report") -> None
             }
             | {"fit seconds": st.column_config.NumberColumn(format="%.2f")},
         )
+        if chance:
+            st.caption(chance_summary(chance))
     else:
         _missing("leaderboard")
 

@@ -1,4 +1,5 @@
-"""Cross-validation and holdout evaluation: metrics, curves, calibration, permutation importance.
+"""Cross-validation and holdout evaluation: metrics, curves, calibration, permutation importance,
+and the comparison with guessing.
 
 Every document returned here is plain JSON (lists, strings, floats), so pages render it as it
 was stored, without recomputing anything.
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn.base import clone
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
@@ -33,6 +35,9 @@ CALIBRATION_BINS = 10
 IMPORTANCE_REPEATS = 5
 IMPORTANCE_MAX_ROWS = 5_000
 SELECTION_METRIC = "f1_macro"
+CHANCE_RESAMPLES = 999
+CHANCE_MAX_ROWS = 5_000
+CHANCE_LEVEL = 0.05  # a p-value at least this large: not clearly better than chance
 
 
 def classification_metrics(y_true: Any, proba: np.ndarray, classes: np.ndarray) -> dict[str, float]:
@@ -213,3 +218,77 @@ def importances(pipeline: Any, X: pd.DataFrame, y: np.ndarray, seed: int) -> lis
         for name, mean, std in zip(X.columns, result.importances_mean, result.importances_std, strict=True)
     ]
     return sorted(rows_out, key=lambda r: r["importance"], reverse=True)
+
+
+# --- against guessing -----------------------------------------------------------------------
+
+
+def _balanced_accuracy(truth: np.ndarray, predicted: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Mean recall over the true classes, on integer codes; vectorised over leading axes."""
+    recalls = [((truth == c) & (predicted == c)).sum(axis=axis) / (truth == c).sum(axis=axis) for c in np.unique(truth)]
+    return np.mean(recalls, axis=0)
+
+
+def against_chance(y_train: Any, y_hold: Any, proba: np.ndarray, classes: np.ndarray, seed: int) -> dict[str, Any]:
+    """The winner against guessing, on the holdout.
+
+    The guess always answers the most common training class (its accuracy is the no-information
+    rate). The permutation test shuffles which true label goes with which prediction: ``p_value``
+    is the share of shuffles whose balanced accuracy reaches the model's, so a small one means
+    predictions and true labels go together beyond chance (at most 5,000 holdout rows are used).
+    """
+    truth = pd.Categorical(np.asarray(y_hold), categories=classes).codes
+    predicted = np.argmax(proba, axis=1)
+    values, counts = np.unique(np.asarray(y_train), return_counts=True)
+    guess = values[np.argmax(counts)]
+    guessed = np.full(len(truth), list(classes).index(guess))
+    rng = np.random.default_rng(seed)
+    used = (
+        np.sort(rng.choice(len(truth), CHANCE_MAX_ROWS, replace=False)) if len(truth) > CHANCE_MAX_ROWS else slice(None)
+    )
+    test = stats.permutation_test(
+        (truth[used], predicted[used]),
+        _balanced_accuracy,
+        permutation_type="pairings",
+        vectorized=True,
+        n_resamples=CHANCE_RESAMPLES,
+        alternative="greater",
+        random_state=rng,
+    )
+    p_value = float(test.pvalue)
+    return {
+        "guess": str(guess),
+        "guess_share": float(counts.max() / counts.sum()),
+        "accuracy": float(accuracy_score(truth, guessed)),
+        "f1_macro": float(f1_score(truth, guessed, average="macro")),
+        "balanced_accuracy": float(balanced_accuracy_score(truth, guessed)),
+        "model_balanced_accuracy": float(balanced_accuracy_score(truth, predicted)),
+        "p_value": p_value,
+        "rows": len(truth[used]),
+        "resamples": CHANCE_RESAMPLES,
+        "better_than_chance": p_value < CHANCE_LEVEL,
+    }
+
+
+def chance_summary(doc: dict[str, Any]) -> str:
+    """One sentence: what guessing would score on the holdout, and the permutation test."""
+    verdict = "go with" if doc["better_than_chance"] else "are not clearly related to"
+    return (
+        f"Always answering '{doc['guess']}' (the most common class) would score accuracy {doc['accuracy']:.3f}, "
+        f"macro F1 {doc['f1_macro']:.3f} and balanced accuracy {doc['balanced_accuracy']:.3f} on this holdout. "
+        f"A permutation test on {doc['rows']:,} holdout rows finds that the model's predictions {verdict} "
+        f"the true labels beyond chance (p = {doc['p_value']:.3g})."
+    )
+
+
+def chance_warning(doc: dict[str, Any] | None) -> str | None:
+    """What to tell the analyst when the model is not clearly better than chance; None when it is."""
+    if not doc or doc["better_than_chance"]:
+        return None
+    return (
+        f"The model is not clearly better than chance: balanced accuracy {doc['model_balanced_accuracy']:.3f} on "
+        f"the holdout, against {doc['balanced_accuracy']:.3f} for always answering '{doc['guess']}' "
+        f"(permutation test p = {doc['p_value']:.2f} on {doc['rows']:,} rows). The columns may carry little "
+        "information about the target, or there are too few rows to tell: check the data before relying on "
+        "its predictions."
+    )

@@ -16,6 +16,10 @@ most ``confusion_matrix``):
   column is shuffled), ``std``; largest first, one row per original column.
 - ``tuning``: the Optuna study: ``study_name``, ``best_number`` and ``trials`` (``number``,
   ``state``, ``value``, ``params``, ``seconds``, ...).
+- ``chance``: the winner against guessing (see :func:`core.training.evaluate.against_chance`):
+  ``guess`` (the most common training class) with its holdout ``accuracy``, ``f1_macro`` and
+  ``balanced_accuracy``, the model's ``model_balanced_accuracy``, ``p_value`` of the permutation
+  test, ``rows``, ``resamples`` and ``better_than_chance``.
 
 :func:`load_report` adds ``model``, ``version``, ``run_id``, ``estimator`` and ``metrics``.
 """
@@ -35,6 +39,7 @@ REPORT_FILES: dict[str, str] = {
     "calibration": "calibration.json",
     "permutation_importance": "permutation_importance.json",
     "tuning": "tuning.json",
+    "chance": "chance.json",
 }
 
 

@@ -76,9 +76,13 @@ class TrainingResult:
     study_name: str = ""
     run_id: str = ""
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "version": self.version, "aliases": self.aliases, "metrics": self.metrics}
+        out = {"model": self.model, "version": self.version, "aliases": self.aliases, "metrics": self.metrics}
+        if self.warnings:
+            out["warnings"] = self.warnings
+        return out
 
 
 @dataclass
@@ -433,6 +437,7 @@ def train(
             "calibration": evaluate.calibration(data.y_hold, winner.proba, classes),
             "permutation_importance": evaluate.importances(winner.pipeline, data.X_hold, data.y_hold, seed),
             "tuning": history,
+            "chance": evaluate.against_chance(data.y_train, data.y_hold, winner.proba, classes, seed),
         }
 
     tracker.check()  # the last moment to cancel: from here on, runs are logged and the winner registered
@@ -490,6 +495,7 @@ def train(
         study_name=study_name,
         run_id=info.run_id,
         leaderboard=report["leaderboard"],
+        warnings=[w for w in [evaluate.chance_warning(report["chance"])] if w],
     )
 
 

@@ -28,6 +28,18 @@ def test_show_report_renders_every_part(trained_settings) -> None:
         "Tuning",
     ]
     assert not any("No " in c.value for c in at.caption)
+    assert not at.warning  # rice's model is far better than guessing, and the caption says what guessing scores
+    assert any(c.value.startswith("Always answering 'Osmancik'") for c in at.caption)
+
+
+def test_a_model_no_better_than_chance_is_flagged_above_the_leaderboard(trained_settings) -> None:
+    report = load_report(trained_settings, "rice", 1)
+    report["chance"] |= {"guess": "*odd* [class]", "p_value": 0.4, "better_than_chance": False}
+    at = AppTest.from_function(_render, args=(report,), default_timeout=30).run()
+    assert not at.exception
+    [warning] = at.warning
+    assert warning.value.startswith("The model is not clearly better than chance")
+    assert r"\*odd\* \[class\]" in warning.value  # the class name is the user's: shown, not formatted
 
 
 def test_an_older_report_shows_what_it_has() -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import balanced_accuracy_score
 
 from core.training import evaluate
 
@@ -42,3 +43,53 @@ def test_folds_shrink_for_rare_classes_and_refuse_singletons() -> None:
     assert len(evaluate.cv_folds(y, seed=1)) == 3
     with pytest.raises(ValueError):
         evaluate.cv_folds(np.array(["a"] * 20 + ["b"]), seed=1)
+
+
+def _chance(y_train, y_hold, predicted, classes, seed=0):
+    proba = (np.asarray(predicted)[:, None] == np.asarray(classes)[None, :]).astype(float)
+    return evaluate.against_chance(np.asarray(y_train), np.asarray(y_hold), proba, np.asarray(classes), seed)
+
+
+def test_a_model_that_knows_something_beats_guessing() -> None:
+    rng = np.random.default_rng(1)
+    classes = np.array(["a", "b", "c"], dtype=object)
+    truth = rng.choice(classes, size=300, p=[0.6, 0.3, 0.1])
+    predicted = np.where(rng.random(300) < 0.5, truth, rng.choice(classes, size=300))  # right half the time
+    doc = _chance(rng.choice(classes, size=900, p=[0.6, 0.3, 0.1]), truth, predicted, classes)
+    assert doc["guess"] == "a" and doc["better_than_chance"] and doc["p_value"] == 1 / 1000  # no shuffle did as well
+    assert doc["accuracy"] == pytest.approx(np.mean(truth == "a"))  # the no-information rate
+    assert doc["balanced_accuracy"] == pytest.approx(1 / 3)
+    assert doc["model_balanced_accuracy"] == pytest.approx(balanced_accuracy_score(truth, predicted))
+    assert evaluate.chance_warning(doc) is None
+    assert "go with the true labels" in evaluate.chance_summary(doc)
+
+
+def test_predictions_unrelated_to_the_truth_are_not_better_than_chance() -> None:
+    rng = np.random.default_rng(2)
+    classes = np.array([3, 7])
+    truth, predicted = rng.choice(classes, size=200), rng.choice(classes, size=200)
+    doc = _chance(rng.choice(classes, size=600), truth, predicted, classes)
+    assert not doc["better_than_chance"] and doc["p_value"] >= evaluate.CHANCE_LEVEL
+    warning = evaluate.chance_warning(doc)
+    assert warning.startswith("The model is not clearly better than chance") and f"p = {doc['p_value']:.2f}" in warning
+    assert "not clearly related" in evaluate.chance_summary(doc)
+
+
+def test_the_permutation_test_matches_scikit_learns_balanced_accuracy_and_caps_the_rows() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 4, 150)
+    predicted = np.where(rng.random(150) < 0.15, truth, rng.integers(0, 4, 150))
+    by_sklearn = stats.permutation_test(
+        (truth, predicted),
+        balanced_accuracy_score,
+        permutation_type="pairings",
+        n_resamples=evaluate.CHANCE_RESAMPLES,
+        alternative="greater",
+        random_state=np.random.default_rng(0),
+    )
+    assert _chance(truth, truth, predicted, np.arange(4))["p_value"] == pytest.approx(by_sklearn.pvalue)
+
+    big = rng.integers(0, 2, evaluate.CHANCE_MAX_ROWS + 1_000)
+    assert _chance(big, big, big, np.arange(2))["rows"] == evaluate.CHANCE_MAX_ROWS

@@ -139,6 +139,10 @@ def test_binary_report_is_stored_with_the_winner(trained_settings) -> None:
     tuning = report["tuning"]
     assert [t["number"] for t in tuning["trials"]] == list(range(TEST_TRIALS))
     assert tuning["trials"][0]["state"] == "COMPLETE" and tuning["trials"][0]["value"] > 0.8
+    chance = report["chance"]  # rice's features say a lot about the variety: far beyond guessing
+    assert chance["guess"] == "Osmancik" and chance["better_than_chance"] and chance["p_value"] < 0.01
+    assert chance["accuracy"] == pytest.approx(np.sum(report["confusion_matrix"]["matrix"][1]) / holdout)
+    assert chance["rows"] == holdout and chance["model_balanced_accuracy"] > 0.85
 
 
 def test_multiclass_progress_and_report(settings, sessions, wine) -> None:
