@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -151,6 +152,20 @@ def _decode_sample(head: bytes, encoding: str, complete: bool) -> str:
     return text.lstrip("\ufeff")
 
 
+def _refuse_comments(name: str, text: str) -> None:
+    """Refuse a file whose first lines are comments ('# exported ...'): they would be read as the header."""
+    comments = list(itertools.takewhile(lambda line: line.startswith("#"), text.splitlines()))
+    if len(comments) == 1:
+        lines, them = "a line that looks like a comment", "it"
+    else:
+        lines, them = f"{len(comments)} lines that look like comments", "them"
+    if comments:
+        raise InputFileError(
+            f"{name} starts with {lines} ({comments[0].strip()!r}): delete {them} "
+            "so that the first line holds the column names."
+        )
+
+
 def sniff(path: str | Path) -> CsvFormat:
     """Check that ``path`` is a readable text table; find its encoding, delimiter and header."""
     path = Path(path)
@@ -184,6 +199,7 @@ def sniff(path: str | Path) -> CsvFormat:
         )
     for number, record in enumerate(records[1:], start=2):
         if len(record) > len(names):
+            _refuse_comments(path.name, text)
             raise InputFileError(
                 f"{path.name}: record {number} has {len(record)} fields but the header has {len(names)} "
                 f"({DELIMITER_NAMES[delimiter]}-separated). Check the quoting of values that contain the delimiter."
@@ -262,6 +278,27 @@ def _as_numbers(values: pd.Series) -> pd.Series:
     return numbers
 
 
+def _drop_empty_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Without the rows whose every field is missing (the ',,,' lines spreadsheets leave at the end).
+
+    A column that was missing only on those rows gets the type a file without them gives it
+    (whole numbers, true/false).
+    """
+    filled = np.zeros(len(frame), dtype=bool)
+    for column in frame.columns:
+        filled |= frame[column].notna().to_numpy()
+        if filled.all():
+            return frame
+    kept = frame[filled].reset_index(drop=True)
+    for column in kept.columns[frame.isna().any().to_numpy() & kept.notna().all().to_numpy()]:
+        values = kept[column]
+        if values.dtype == object:
+            kept[column] = values.infer_objects()
+        elif values.dtype.kind == "f" and (values == values.round()).all() and values.abs().max() < 2**53:
+            kept[column] = values.astype("int64")
+    return kept
+
+
 def _tidy(frame: pd.DataFrame, markers: list[str]) -> pd.DataFrame:
     variants = marker_variants(markers)
     for column in frame.columns[[dtype.kind == "O" for dtype in frame.dtypes]]:
@@ -275,7 +312,7 @@ def read_csv(path: str | Path, missing_markers: list[str] | None = None) -> CsvF
     """Read a whole CSV file; refuse what is not a usable table.
 
     Header names and text values lose surrounding whitespace; values equal to a missing marker
-    (whatever their case) become missing.
+    (whatever their case) become missing; rows with every field missing are dropped.
     """
     path = Path(path)
     fmt = sniff(path)
@@ -291,6 +328,7 @@ def read_csv(path: str | Path, missing_markers: list[str] | None = None) -> CsvF
         except UnicodeDecodeError:
             encoding = "latin-1"
             frame = _read(path, fmt, markers, encoding=encoding)
+    frame = _drop_empty_rows(frame)
     if frame.empty:
         raise InputFileError(f"{path.name} has a header but no rows. Add data rows and try again.")
     return CsvFile(frame=_tidy(frame, markers), encoding=encoding, delimiter=fmt.delimiter, missing_markers=markers)

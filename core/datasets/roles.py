@@ -2,8 +2,9 @@
 
 Roles are inferred from the values, each with a reason an analyst can read. Two roles come with
 a conversion that ingest applies to the stored rows: numbers written as text with thousands
-separators become numbers, and dates in any of the recognised formats become ISO dates
-(``2024-01-31`` or ``2024-01-31 10:00:00``). The format found is kept in ``ColumnRole.format``.
+separators, a percent sign or a currency sign become numbers (the sign dropped, '12%' is 12),
+and dates in any of the recognised formats become ISO dates (``2024-01-31`` or
+``2024-01-31 10:00:00``). The format found is kept in ``ColumnRole.format``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ _BOOLEAN_PAIRS = [{"true", "false"}, {"yes", "no"}, {"y", "n"}, {"t", "f"}, {"0"
 TEXT_MIN_MEAN_LENGTH = 30
 TEXT_MIN_MEAN_WORDS = 4
 ID_NAME_HINTS = ("id", "uuid", "key", "code", "number", "no")
+# names of a file's row index: an empty header (read as column_N) or what spreadsheets and pandas write
+_INDEX_NAME = re.compile(r"^(?:column \d+|unnamed: ?\d+|index|idx|#|row|rownum|row (?:number|num|no|index))$")
 # patterns are looked for in at most this many distinct values; counts are always exact
 SAMPLE_VALUES = 2000
 # text columns longer than this are counted on a sample of rows where exact figures are not needed
@@ -52,12 +55,30 @@ def _number_pattern(thousands: str, decimal: str) -> re.Pattern[str]:
 
 _NUMBER_PATTERNS = {style: _number_pattern(*seps) for style, seps in NUMBER_STYLES.items()}
 
+# a unit sign before or after a number: '12%', '7.5 %', '$1,234.56', '-$5.00', '12 €'; one is dropped
+UNIT_SIGNS = "%$€£¥"
+_SIGN = f"[{re.escape(UNIT_SIGNS)}]"
+# a sign before (keeping a minus written before it) or after the number, with the spaces around it
+_UNIT = re.compile(rf"^([+-]?)[{_SPACES}]*({_SIGN})[{_SPACES}]*|[{_SPACES}]*({_SIGN})$")
+
+
+def strip_unit(text: str) -> tuple[str, str | None]:
+    """(the number without its unit sign, the sign), e.g. ('-5.00', '$') for '-$5.00'; (text, None) without one."""
+    found = _UNIT.search(text)
+    if found is None:
+        return text, None
+    return text[: found.start()] + (found.group(1) or "") + text[found.end() :], found.group(2) or found.group(3)
+
 
 def _to_float(text: str, style: str) -> float:
     thousands, decimal = NUMBER_STYLES[style]
     for ch in thousands:
         text = text.replace(ch, "")
     return float(text.replace(decimal, "."))
+
+
+def _is_number(text: str) -> bool:
+    return any(p.match(text) for p in _NUMBER_PATTERNS.values())
 
 
 def detect_number_style(values: list[str]) -> tuple[str | None, bool]:
@@ -84,11 +105,17 @@ def detect_number_style(values: list[str]) -> tuple[str | None, bool]:
 
 
 def convert_numbers(series: pd.Series, style: str) -> pd.Series:
-    """Numbers written in ``style`` as numbers (whole numbers stay integers when none is missing)."""
+    """Numbers written in ``style`` as numbers (whole numbers stay integers when none is missing).
+
+    One unit sign before or after a number is dropped: '12%' is 12, '$1,234.50' is 1234.5.
+    """
     thousands, decimal = NUMBER_STYLES[style]
     text = series.astype(object).where(series.notna(), None)
     codes, uniques = pd.factorize(text)
     cleaned = pd.Series(uniques, dtype=object).astype(str)
+    signed = cleaned.str.contains(_SIGN)
+    if signed.any():
+        cleaned[signed] = cleaned[signed].str.replace(_UNIT, r"\1", n=1, regex=True)
     if thousands:
         cleaned = cleaned.str.replace(f"[{re.escape(thousands)}]", "", regex=True)
     cleaned = cleaned.str.replace(decimal, ".", regex=False)
@@ -234,6 +261,22 @@ def _number(value: Any) -> str:
     return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
 
 
+def _row_numbers(values: pd.Series, name: str) -> str | None:
+    """How whole numbers without gaps read as a file's row numbers, or None.
+
+    0, 1, 2, ... (or from 1) in file order, whatever the column's name; the same numbers in any
+    order when the column is named like an index (an empty header, 'index', 'Unnamed: 0', ...).
+    """
+    low, high, n = values.iloc[0], values.iloc[-1], len(values)
+    if low in (0, 1) and high - low == n - 1 and values.is_monotonic_increasing and values.is_unique:
+        return f"{low}, {low + 1}, {low + 2}, … in file order" if n > 2 else f"{low}, {high} in file order"
+    low, high = values.min(), values.max()
+    index_name = _INDEX_NAME.match(re.sub(r"[\s_-]+", " ", name.strip().lower()))
+    if index_name and low in (0, 1) and high - low == n - 1 and values.is_unique:
+        return f"{low} to {high} in some order, named {name!r}"
+    return None
+
+
 def _infer(series: pd.Series) -> ColumnRole:
     name, dtype = str(series.name), str(series.dtype)
     if series.dtype.kind == "O":
@@ -253,6 +296,10 @@ def _infer(series: pd.Series) -> ColumnRole:
     if low == 0 and high == 1 and bool(((values == 0) | (values == 1)).all()):
         return ColumnRole(name, "boolean", "two values (0, 1)", dtype)
     integer = pd.api.types.is_integer_dtype(values)
+    row_numbers = _row_numbers(values, name) if integer and len(values) == len(series) else None
+    if row_numbers:
+        reason = f"row numbers ({row_numbers}): the file's row index, not a pattern"
+        return ColumnRole(name, "identifier", reason, dtype)
     if integer and len(values) == len(series) and _looks_like_id_name(name) and values.is_unique:
         return ColumnRole(
             name, "identifier", "a different whole number on every row and named like an id: not a pattern", dtype
@@ -304,17 +351,37 @@ def _infer_text(series: pd.Series, name: str, dtype: str) -> ColumnRole:
                 reason += f"; {n - parsed_count:,} values are not dates and count as missing"
             return ColumnRole(name, "datetime", reason, "datetime64[ns]", format=found[0])
 
-    style, ambiguous = detect_number_style(list(sample))
+    # numbers may carry a unit sign ('12%', '$1,234.56'): their style is read without it
+    split = [strip_unit(v) for v in sample]
+    signed = [(v, u) for v, (bare, u) in zip(sample, split, strict=True) if u and _is_number(bare)]
+    units = sorted({u for _, u in signed})
+    if len(units) > 1:
+        return ColumnRole(
+            name,
+            "categorical",
+            f"{unique:,} distinct values{note}; numbers with different signs ({_show(units)}), e.g. "
+            f"{_show(v for v, _ in signed)}: put each sign's numbers in a column of their own to read them as numbers",
+            dtype,
+        )
+    bare = [b for b, _ in split]
+    style, ambiguous = detect_number_style(bare)
     if style is None and not ambiguous:
-        numeric = [v for v in sample if any(p.match(v) for p in _NUMBER_PATTERNS.values())]
+        numeric = [b for b in bare if _is_number(b)]
         if len(numeric) >= 0.5 * len(sample):  # worth counting rows: most distinct values are numbers
             style, ambiguous = detect_number_style(numeric)
     if style:
         numbers = convert_numbers(series, style)
         n, converted = int(series.count()), int(numbers.count())
         if converted >= NUMBER_MIN_SHARE * n:
-            examples = _show(v for v in sample if not v.lstrip("+-").isdigit() and _NUMBER_PATTERNS[style].match(v))
-            reason = f"numbers written as text in the style {style!r} (e.g. {examples}): converted to numbers at ingest"
+            if units:
+                unit, example = units[0], signed[0][0]
+                what = f"percentages like {example!r}" if unit == "%" else f"amounts in {unit!r} like {example!r}"
+                reason = f"{what}: the {unit!r} dropped, converted to numbers at ingest"
+            else:
+                examples = _show(v for v in sample if not v.lstrip("+-").isdigit() and _NUMBER_PATTERNS[style].match(v))
+                reason = (
+                    f"numbers written as text in the style {style!r} (e.g. {examples}): converted to numbers at ingest"
+                )
             if converted < n:
                 others = pd.unique(series[numbers.isna() & series.notna()].astype(str))
                 bad = n - converted

@@ -25,6 +25,10 @@ from core.errors import ColumnError, DatasetNotFound, InvalidName, TargetError, 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # a class needs rows in the holdout and in each of 3 cross-validation folds
 MIN_ROWS_PER_CLASS = 5
+# a target with more different values than this (or than half its rows) is a quantity, not classes
+MAX_CLASSES = 20
+# rare classes named in a refusal; the others are counted
+RARE_CLASSES_SHOWN = 5
 
 
 def validate_name(name: str) -> str:
@@ -54,9 +58,21 @@ def check_target(frame: pd.DataFrame, target: str) -> None:
             f"Target column {target!r} has {len(counts)} class; a classifier needs at least two. "
             "Pick another target column."
         )
-    rare = counts[counts < MIN_ROWS_PER_CLASS]
+    rows = int(counts.sum())
+    if len(counts) > max(MAX_CLASSES, rows / 2):
+        what, looks, hint = "values", "an id or free text", ""
+        if pd.api.types.is_numeric_dtype(frame[target]):
+            what, looks = "numbers", "a quantity to predict (regression)"
+            hint = ", or group the values into bands first"
+        raise TargetError(
+            f"Target column {target!r} has {len(counts):,} different {what} in {rows:,} rows: it looks like "
+            f"{looks}, not classes. Sift builds classifiers: choose a column with a few classes{hint}."
+        )
+    rare = counts[counts < MIN_ROWS_PER_CLASS].sort_values(kind="stable")
     if len(rare):
-        listed = ", ".join(f"{label!r} ({n} rows)" for label, n in rare.items())
+        listed = ", ".join(f"{label!r} ({n} rows)" for label, n in rare.head(RARE_CLASSES_SHOWN).items())
+        if len(rare) > RARE_CLASSES_SHOWN:
+            listed += f" and {len(rare) - RARE_CLASSES_SHOWN} more"
         raise TargetError(
             f"Target classes with too few rows: {listed}. Each class needs at least {MIN_ROWS_PER_CLASS} rows "
             "for the holdout and cross-validation: add rows or merge rare classes."

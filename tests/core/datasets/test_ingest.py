@@ -86,6 +86,12 @@ def test_role_override_is_stored_with_the_version(sessions) -> None:
             ColumnError,
             "No column",
         ),
+        (b"a,b,Class\n,,\n,,\n", InputFileError, "header but no rows"),
+        (
+            b"# exported 2024-01-01\n# source: crm\na,b,Class\n1,2,x\n",
+            InputFileError,
+            "2 lines that look like comments",
+        ),
     ],
     ids=[
         "empty",
@@ -100,6 +106,8 @@ def test_role_override_is_stored_with_the_version(sessions) -> None:
         "target all missing",
         "rare class",
         "no feature",
+        "only empty rows",
+        "comment lines",
     ],
 )
 def test_bad_files_are_refused_and_nothing_is_stored(sessions, tmp_path: Path, content, error, words) -> None:
@@ -296,3 +304,100 @@ def test_booleans_and_missing_values_round_trip(sessions, tmp_path: Path) -> Non
     version, _, stored = _ingest(sessions, path)
     assert version.roles["flag"] == "boolean" and stored["flag"].dtype == bool
     assert stored["n"].isna().sum() == 10 and stored["n"].dtype == "float64"
+
+
+def _refused(sessions, tmp_path: Path, frame: pd.DataFrame, target: str) -> str:
+    """The refusal of ``frame`` as a file, checking that nothing was stored."""
+    path = tmp_path / "refused.csv"
+    frame.to_csv(path, index=False)
+    before = _stored(sessions)
+    with pytest.raises(TargetError) as refusal, sessions.begin() as session:
+        ingest(session=session, path=path, name="refused", target=target)
+    assert _stored(sessions) == before
+    return str(refusal.value)
+
+
+def test_a_continuous_target_is_refused_in_a_few_words(sessions, tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    prices = pd.DataFrame({"size": rng.normal(size=120), "price": rng.uniform(10, 500, 120).round(2)})
+    message = _refused(sessions, tmp_path, prices, "price")
+    assert message.startswith("Target column 'price' has 120 different numbers in 120 rows: it looks like a quantity")
+    assert "regression" in message and "group the values into bands" in message and len(message) < 400
+    names = pd.DataFrame({"size": rng.normal(size=120), "name": [f"person {i}" for i in range(120)]})
+    message = _refused(sessions, tmp_path, names, "name")
+    assert "has 120 different values in 120 rows" in message and len(message) < 400
+    # 21 classes in 40 rows: more than 20 and more than half the rows
+    few = pd.DataFrame({"size": np.arange(40) % 3, "grade": [i % 21 for i in range(40)]})
+    assert "21 different numbers in 40 rows" in _refused(sessions, tmp_path, few, "grade")
+
+
+def test_rare_classes_are_listed_up_to_five(sessions, tmp_path: Path) -> None:
+    labels = ["common"] * 100 + ["other"] * 100 + [f"rare {i}" for i in range(30) for _ in range(1 + i % 3)]
+    frame = pd.DataFrame({"size": np.arange(len(labels)) % 7, "kind": labels})
+    message = _refused(sessions, tmp_path, frame, "kind")
+    assert message.startswith("Target classes with too few rows: 'rare 0' (1 rows), 'rare 3' (1 rows)")
+    assert message.count("(1 rows)") == 5 and "and 25 more." in message and len(message) < 400
+
+
+def test_a_pandas_export_with_its_index_and_empty_last_rows(sessions, tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, 120),
+            "income": rng.normal(3000, 500, 120).round(2),
+            "city": rng.choice(["Lyon", "Paris", "Nantes"], 120),
+            "bought": rng.choice(["yes", "no"], 120),
+        }
+    )
+    path = tmp_path / "export.csv"
+    frame.to_csv(path)  # with the index, under an empty header
+    path.write_text(path.read_text() + ",,,,\n,,,,\n")  # the empty rows spreadsheets leave
+    version, _, stored = _ingest(sessions, path, target="bought")
+    entries = {c["name"]: c for c in version.columns}
+    assert entries["column_1"]["role"] == "identifier"
+    assert (
+        entries["column_1"]["reason"] == "row numbers (0, 1, 2, … in file order): the file's row index, not a pattern"
+    )
+    assert version.row_count == 120 and len(stored) == 120
+    assert entries["age"]["role"] == "numeric" and stored["age"].dtype == "int64"
+    assert stored["age"].tolist() == frame["age"].tolist()
+
+
+def test_percentages_and_amounts_are_numbers_at_ingest_and_when_scoring(sessions, tmp_path: Path) -> None:
+    from core.features.preprocess import feature_columns
+    from core.scoring import build_contract, check_inputs
+
+    rng = np.random.default_rng(6)
+    share = rng.integers(0, 100, 40)
+    amount = rng.integers(100, 900_000, 40) / 100 * np.where(np.arange(40) % 5 == 0, -1, 1)
+    frame = pd.DataFrame(
+        {
+            "share": [f"{v}%" if i % 2 else f"{v} %" for i, v in enumerate(share)],
+            "amount": [f"-${-v:,.2f}" if v < 0 else f"${v:,.2f}" for v in amount],
+            "fee": [f"{v} €" for v in share],
+            "Class": ["a", "b"] * 20,
+        }
+    )
+    frame.loc[3, "share"] = "unknown"
+    path = tmp_path / "units.csv"
+    frame.to_csv(path, index=False)
+    version, _, stored = _ingest(sessions, path)
+    entries = {c["name"]: c for c in version.columns}
+    assert [entries[c]["role"] for c in ("share", "amount", "fee")] == ["numeric"] * 3
+    assert entries["share"]["reason"].startswith("percentages like ")
+    assert "the '%' dropped, converted to numbers at ingest; 1 value is not a number" in entries["share"]["reason"]
+    assert entries["amount"]["reason"].startswith("amounts in '$' like ")
+    assert entries["fee"]["reason"].startswith("amounts in '€' like ")
+    assert stored["share"].isna().tolist() == [i == 3 for i in range(40)]
+    assert stored["share"].drop(index=3).tolist() == np.delete(share, 3).tolist()  # 12% is 12
+    assert stored["amount"].tolist() == pytest.approx(amount.tolist())
+    assert stored["fee"].tolist() == share.tolist() and stored["fee"].dtype == "int64"
+
+    # a file to score, in the training file's style: read alike
+    features = feature_columns(version.columns)
+    contract = build_contract(stored, features, ["a", "b"])
+    rows = pd.DataFrame({"share": ["12%", "7.5 %"], "amount": ["$1,234.50", "-$5"], "fee": ["3 €", "4"]})
+    typed, reasons, _ = check_inputs(rows, contract)
+    assert reasons.tolist() == ["", ""]
+    assert typed["share"].tolist() == [12, 7.5] and typed["amount"].tolist() == [1234.5, -5]
+    assert typed["fee"].tolist() == [3, 4]

@@ -94,7 +94,8 @@ def test_whitespace_around_headers_and_values_is_stripped(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("marker", ["", "NA", "N/A", "null", "?", "NULL", "n/a", " NA "])
 def test_each_missing_marker(tmp_path: Path, marker: str) -> None:
-    path = _write(tmp_path, f"n,c\n1,x\n{marker},{marker}\n3,y\n".encode())
+    # the third column keeps the row: a row with every value missing is dropped
+    path = _write(tmp_path, f"n,c,k\n1,x,1\n{marker},{marker},2\n3,y,3\n".encode())
     frame = read_csv(path).frame
     assert frame["n"].isna().tolist() == [False, True, False] and frame["n"].dtype.kind == "f"
     assert frame["c"].isna().tolist() == [False, True, False]
@@ -126,6 +127,7 @@ def test_empty_header_names_get_a_name(tmp_path: Path) -> None:
         (b"\xef\xbb\xbf", InputFileError, "is empty"),
         (b"a,b,Class\n", InputFileError, "header but no rows"),
         (b"a,b,Class\n\n\n", InputFileError, "header but no rows"),
+        (b"a,b,Class\n,,\n,,\nNA, ,null\n", InputFileError, "header but no rows"),
         (b"a,b,a\n1,2,3\n", ColumnError, "duplicate column names: 'a'"),
         (b"a, b ,b\n1,2,3\n", ColumnError, "duplicate column names: 'b'"),
         (b"a,b\n1,2\n3,4,5\n", InputFileError, "more fields than the header|3 fields but the header has 2"),
@@ -140,6 +142,7 @@ def test_empty_header_names_get_a_name(tmp_path: Path) -> None:
         "byte order mark only",
         "header only",
         "header and blank lines",
+        "header and empty rows",
         "duplicate names",
         "duplicate after stripping",
         "row wider than header",
@@ -196,3 +199,41 @@ def test_iter_csv_reads_chunks_with_the_same_rules(tmp_path: Path) -> None:
 def test_true_false_with_gaps_reads_as_lowercase_text_like_a_full_column(tmp_path: Path) -> None:
     frame = read_csv(_write(tmp_path, b"a,b\nTrue,1\nFALSE,2\n,3\n")).frame
     assert frame["a"].tolist() == ["true", "false", None]
+
+
+def test_rows_with_every_field_missing_are_dropped(tmp_path: Path) -> None:
+    rows = [f"{i},{i * 2.5},{'true' if i % 2 else 'false'},c{i}\n" for i in range(6)]
+    empty = ",,,\n"
+    path = _write(tmp_path, ("n,x,flag,name\n" + "".join(rows[:3]) + empty + "".join(rows[3:]) + empty * 2).encode())
+    frame = read_csv(path).frame
+    assert len(frame) == 6 and frame.index.tolist() == list(range(6))
+    assert frame["n"].tolist() == list(range(6)) and frame["name"].tolist() == [f"c{i}" for i in range(6)]
+    # typed as the same file without the empty rows reads
+    assert frame["n"].dtype == "int64" and frame["x"].dtype == "float64" and frame["flag"].dtype == bool
+
+
+def test_a_row_with_some_values_is_kept(tmp_path: Path) -> None:
+    frame = read_csv(_write(tmp_path, b"a,b,c\n1,x,2\n,,3\n,y,\n")).frame
+    assert len(frame) == 3 and frame["a"].isna().sum() == 2 and frame["a"].dtype == "float64"
+
+
+@pytest.mark.parametrize(
+    ("head", "words"),
+    [
+        (
+            "# exported 2024-01-01\n# source: crm\n",
+            r"input.csv starts with 2 lines that look like comments \('# exported 2024-01-01'\): delete them so that "
+            "the first line holds the column names.",
+        ),
+        ("#exported by crm\n", r"starts with a line that looks like a comment \('#exported by crm'\): delete it "),
+    ],
+)
+def test_comment_lines_before_the_header_are_named(tmp_path: Path, head: str, words: str) -> None:
+    path = _write(tmp_path, (head + "age,income,bought\n31,1000,yes\n45,2000,no\n").encode())
+    with pytest.raises(InputFileError, match=words):
+        read_csv(path)
+
+
+def test_a_header_starting_with_a_hash_is_a_header(tmp_path: Path) -> None:
+    frame = read_csv(_write(tmp_path, b"#,age,bought\n1,31,yes\n2,45,no\n")).frame
+    assert list(frame.columns) == ["#", "age", "bought"]

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from core.datasets.roles import (
+    NUMBER_STYLES,
     apply_conversions,
     convert_numbers,
     detect_datetime_format,
@@ -52,7 +53,46 @@ def test_infer_role_with_reason(values, role: str, words: str) -> None:
 
 def test_unique_integers_are_an_identifier_only_when_named_like_one() -> None:
     assert infer_role(pd.Series(np.arange(N), name="customer_id"))[0] == "identifier"
-    assert infer_role(pd.Series(np.arange(N), name="area"))[0] == "numeric"
+    # from 100: not row numbers (0, 1, 2, ... in file order are, whatever the name: see below)
+    assert infer_role(pd.Series(np.arange(N) + 100, name="area"))[0] == "numeric"
+
+
+@pytest.mark.parametrize(
+    ("values", "name", "words"),
+    [
+        (np.arange(N), "column_1", "row numbers (0, 1, 2, … in file order): the file's row index"),
+        (np.arange(N), "area", "row numbers (0, 1, 2, … in file order)"),
+        (np.arange(1, N + 1), "n", "row numbers (1, 2, 3, … in file order)"),
+        (rng.permutation(N), "column_1", "row numbers (0 to 199 in some order, named 'column_1')"),
+        (rng.permutation(N) + 1, "Unnamed: 0", "row numbers (1 to 200 in some order"),
+        (rng.permutation(N), "Index", "row numbers"),
+        (rng.permutation(N), "row number", "row numbers"),
+        ([1, 2], "a", "row numbers (1, 2 in file order)"),
+    ],
+)
+def test_row_numbers_are_an_identifier(values, name: str, words: str) -> None:
+    role, reason = infer_role(pd.Series(values, name=name))
+    assert role == "identifier" and words in reason and reason.endswith("not a pattern")
+
+
+@pytest.mark.parametrize(
+    ("values", "name"),
+    [
+        (rng.permutation(N), "area"),  # in any order only when named like an index
+        (np.arange(2, N + 2), "column_1"),  # from 2
+        ([0, 1, 2, 4, 5], "column_1"),  # a gap
+        ([0, 0, 2], "column_1"),  # repeated
+        ([5, 4, 3, 2, 1], "n"),  # backwards, not named like an index
+        ([0.0, 1.0, 2.0, 3.5], "column_1"),
+        ([0, 1, 2, None], "column_1"),
+    ],
+)
+def test_numbers_that_are_not_row_numbers_stay_numeric(values, name: str) -> None:
+    assert infer_role(pd.Series(values, name=name))[0] == "numeric"
+
+
+def test_two_rows_numbered_0_and_1_are_still_true_false() -> None:
+    assert infer_role(pd.Series([0, 1], name="column_1")) == ("boolean", "two values (0, 1)")
 
 
 def test_infer_roles_keeps_order_names_dtype_and_format() -> None:
@@ -92,6 +132,49 @@ def test_ambiguous_separators_are_left_as_text_with_the_reason() -> None:
     role, reason = infer_role(pd.Series(["1,234", "5,678", "999", "2,000"] * 10, name="x"))
     assert role == "categorical" and "ambiguous" in reason
     assert detect_number_style(["12 apples", "3"]) == (None, False)
+
+
+@pytest.mark.parametrize(
+    ("values", "words", "numbers"),
+    [
+        (
+            ["12%", "7.5 %", "100%", "0%"],
+            "percentages like '12%': the '%' dropped, converted to numbers at ingest",
+            [12, 7.5, 100, 0],
+        ),
+        (
+            ["$1,234.56", "-$5.00", "$-3", "$ 12"],
+            "amounts in '$' like '$1,234.56': the '$' dropped",
+            [1234.56, -5, -3, 12],
+        ),
+        (["€12", "€1.234,5", "€3"], "amounts in '€' like '€12'", [12, 1234.5, 3]),
+        (["12 €", "1\u202f234,50 €", "3\u00a0€"], "amounts in '€' like '12 €'", [12, 1234.5, 3]),
+        (["£3", "£4.50", "-£1"], "amounts in '£'", [3, 4.5, -1]),
+        (["¥100", "¥2500", "¥7"], "amounts in '¥'", [100, 2500, 7]),
+    ],
+)
+def test_percentages_and_amounts_are_numbers_without_their_sign(values, words: str, numbers) -> None:
+    frame = pd.DataFrame({"x": values * 10})
+    (role,) = infer_roles(frame)
+    assert role.role == "numeric" and words in role.reason
+    assert role.format in NUMBER_STYLES
+    assert apply_conversions(frame, [role.as_dict()])["x"].tolist()[: len(values)] == pytest.approx(numbers)
+
+
+def test_a_few_values_that_are_not_numbers_count_as_missing_and_signs_are_not_mixed() -> None:
+    role, reason = infer_role(pd.Series(["12%"] * 39 + ["unknown"], name="share"))
+    assert role == "numeric" and "percentages like '12%'" in reason
+    assert "1 value is not a number (e.g. 'unknown') and count as missing" in reason
+    role, reason = infer_role(pd.Series(["$5", "€5", "$6", "€7"] * 10, name="price"))
+    assert role == "categorical" and "numbers with different signs ('$', '€')" in reason
+    assert infer_role(pd.Series(["50% off", "10% off", "free", "new"] * 10, name="offer"))[0] == "categorical"
+
+
+def test_convert_numbers_drops_one_unit_sign() -> None:
+    values = pd.Series(["12%", "7.5 %", "-$5.00", "$-5", "+$2", "12 €", "£3", "¥1,000", "$12%", "%", None])
+    converted = convert_numbers(values, "1,234,567.5").tolist()
+    assert converted[:8] == [12, 7.5, -5, -5, 2, 12, 3, 1000]
+    assert all(np.isnan(v) for v in converted[8:])
 
 
 def test_whole_numbers_with_separators_become_integers_and_missing_stays_missing() -> None:
