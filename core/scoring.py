@@ -78,6 +78,7 @@ MAX_CATEGORIES = 1000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 SOURCES = ("form", "batch", "api")
 CHUNK_ROWS = 100_000
+EMPTY_ROW = "every input is empty"
 CHAMPION_TTL = 1.0  # seconds an alias lookup is trusted (see the module docstring)
 STALE_AFTER = timedelta(minutes=5)  # a running batch without a stored chunk for this long has lost its worker
 CONFIDENCE_BINS = 20
@@ -234,7 +235,8 @@ def check_inputs(frame: pd.DataFrame, contract: dict[str, Any]) -> tuple[pd.Data
 
     A missing column is an error for the whole input; a value that cannot be read rejects its row
     (the reason names the column and the value); unseen categories and values outside the
-    training range are scored and flagged. Missing values are scored (the model imputes them).
+    training range are scored and flagged. Missing values are scored (the model imputes them),
+    unless every input of the row is missing.
     """
     features = contract["features"]
     _refuse_missing(check_columns(list(frame.columns), contract)[0])
@@ -274,6 +276,8 @@ def check_inputs(frame: pd.DataFrame, contract: dict[str, Any]) -> tuple[pd.Data
             else:
                 unseen = (value.notna() & ~value.isin(spec["categories"])).to_numpy()
             flags.add(unseen, f"{name}: unseen category")
+    # an empty line (',,,' at the end of a spreadsheet export) is not a case to score
+    reasons.add(np.logical_and.reduce([pd.isna(frame[spec["name"]].to_numpy()) for spec in features]), EMPTY_ROW)
     return typed, reasons.series(), flags.series()
 
 

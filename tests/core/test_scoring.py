@@ -274,6 +274,23 @@ def test_score_file_accounts_for_every_row(trained_settings, trained_sessions, t
     assert ids == set(scored["prediction_id"]) and versions == {1}
 
 
+def test_empty_lines_of_a_spreadsheet_export_are_rejected_not_scored(
+    trained_settings, trained_sessions, tmp_path: Path
+) -> None:
+    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
+    _rice(5).to_csv(source, index=False)
+    with source.open("a") as fh:
+        fh.write(",,,,,,\n,,,,,,\n")  # what a spreadsheet leaves below the last row
+    result = _score(trained_settings, trained_sessions, source, output)
+    assert (result["rows"], result["scored"], result["rejected"]) == (7, 5, 2)
+    rejected = pd.read_csv(rejected_path(output))
+    assert rejected[["row", "reason"]].values.tolist() == [[6, scoring.EMPTY_ROW], [7, scoring.EMPTY_ROW]]
+    assert _ledger_count(trained_sessions) == 5
+    model = scoring.load_champion(trained_settings, "rice")
+    with trained_sessions() as session, pytest.raises(InputContractError, match="every input is empty"):
+        scoring.score_values(session=session, model=model, values=dict.fromkeys(FEATURES), source="api")
+
+
 def test_dates_categories_and_ranges_in_a_file(events_settings, events_sessions, tmp_path: Path) -> None:
     frame = pd.DataFrame(
         {
