@@ -379,9 +379,13 @@ def _infer_text(series: pd.Series, name: str, dtype: str) -> ColumnRole:
                 reason = f"{what}: the {unit!r} dropped, converted to numbers at ingest"
             else:
                 examples = _show(v for v in sample if not v.lstrip("+-").isdigit() and _NUMBER_PATTERNS[style].match(v))
-                reason = (
-                    f"numbers written as text in the style {style!r} (e.g. {examples}): converted to numbers at ingest"
-                )
+                if examples:
+                    reason = (
+                        f"numbers written as text in the style {style!r} (e.g. {examples}): converted to numbers "
+                        "at ingest"
+                    )
+                else:  # plain numbers among a few words
+                    reason = f"numbers from {_number(numbers.min())} to {_number(numbers.max())}"
             if converted < n:
                 others = pd.unique(series[numbers.isna() & series.notna()].astype(str))
                 bad = n - converted

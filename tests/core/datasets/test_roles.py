@@ -168,6 +168,8 @@ def test_a_few_values_that_are_not_numbers_count_as_missing_and_signs_are_not_mi
     role, reason = infer_role(pd.Series(["$5", "€5", "$6", "€7"] * 10, name="price"))
     assert role == "categorical" and "numbers with different signs ('$', '€')" in reason
     assert infer_role(pd.Series(["50% off", "10% off", "free", "new"] * 10, name="offer"))[0] == "categorical"
+    role, reason = infer_role(pd.Series([str(i) for i in range(1, 60)] + ["n.a."], name="visits", dtype=object))
+    assert (role, reason.split(";")[0]) == ("numeric", "numbers from 1 to 59")  # plain numbers: no style to show
 
 
 def test_convert_numbers_drops_one_unit_sign() -> None:
