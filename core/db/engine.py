@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,18 +21,36 @@ def get_engine(url: str, busy_timeout_ms: int = 30_000) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
+            sqlite_pragmas(dbapi_connection, busy_timeout_ms)
+            dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
         return engine
     if url.startswith("postgresql"):
         # UTC sessions: the UTC day of a timestamp (monitoring's day windows) must not depend on the server's zone
         return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
     return create_engine(url, pool_pre_ping=True)
+
+
+def sqlite_pragmas(dbapi_connection: Any, busy_timeout_ms: int) -> None:
+    """Busy timeout, WAL and NORMAL sync for a new SQLite connection.
+
+    Switching a fresh file to WAL needs an exclusive lock, and SQLite may answer "database is
+    locked" at once instead of waiting (several processes opening a new home together), so the
+    switch is retried until the busy timeout. WAL is a setting of the file: once it is on, later
+    connections only read it.
+    """
+    dbapi_connection.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 @lru_cache(maxsize=8)

@@ -124,13 +124,11 @@ def _tune_sqlite(engine: Any, busy_timeout_ms: int) -> None:
     """Give Optuna's SQLite connections the pragmas of core.db's: WAL, busy timeout, NORMAL sync."""
     from sqlalchemy import event
 
+    from core.db.engine import sqlite_pragmas
+
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        sqlite_pragmas(dbapi_connection, busy_timeout_ms)
 
     engine.dispose()  # the connections opened to create the tables reconnect with the pragmas
 
