@@ -104,20 +104,14 @@ def _one_creator_at_a_time(url: str) -> Iterator[None]:
     if not url.startswith("postgresql"):
         yield
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
+    from sqlalchemy import text
 
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": OPTUNA_SCHEMA_LOCK})
-            try:
-                yield
-            finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": OPTUNA_SCHEMA_LOCK})
-                connection.commit()
-    finally:
-        engine.dispose()
+    from core.db.engine import get_engine
+
+    with get_engine(url).connect() as connection:  # the lock is released when the transaction ends
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OPTUNA_SCHEMA_LOCK})
+        yield
+        connection.commit()
 
 
 def _tune_sqlite(engine: Any, busy_timeout_ms: int) -> None:
