@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.datasets.encodings import describe_encoding, detect_encoding, guess_encoding, likeliest_encoding
 from core.errors import ColumnError, InputFileError
 
 DEFAULT_MISSING_MARKERS = ("", "NA", "N/A", "null", "?")
@@ -93,24 +94,38 @@ def _refuse_binary(name: str, head: bytes) -> None:
             raise InputFileError(f"{name} is {what}, not a CSV file. {hint}")
 
 
-def detect_encoding(sample: bytes) -> str:
-    """UTF-8 (with or without a byte order mark), UTF-16 with a byte order mark, else cp1252/Latin-1."""
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        # a multi-byte character cut at the end of the sample is still UTF-8
-        if exc.reason == "unexpected end of data" and exc.start >= len(sample) - 3:
-            return "utf-8"
-    try:
-        sample.decode("cp1252")
-        return "cp1252"
-    except UnicodeDecodeError:  # bytes cp1252 leaves undefined: Latin-1 reads every byte
-        return "latin-1"
+def _refuse_encoding(name: str, sample: bytes, where: str = "") -> None:
+    likeliest = likeliest_encoding(sample)
+    guess = f" (it looks most like {describe_encoding(likeliest)})" if likeliest else ""
+    raise InputFileError(
+        f"{name}: the characters{where} could not be read with confidence: it is not UTF-8 and "
+        f"not one encoding a spreadsheet program writes{guess}. Open it in your spreadsheet program "
+        "and save it as 'CSV UTF-8 (comma delimited)', then use the CSV."
+    )
+
+
+def _encoding_past_head(path: Path, start: int) -> str:
+    """The encoding of a file that is UTF-8 up to ``start`` (the start of a line) but not further on.
+
+    Looks at the first block that is not UTF-8 (from the start of its line), not at the whole file.
+    """
+    with path.open("rb") as fh:
+        fh.seek(start)
+        carried = b""
+        while block := fh.read(SNIFF_BYTES):
+            block, carried = carried + block, b""
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if exc.reason == "unexpected end of data" and exc.start >= len(block) - 3:
+                    carried = block[exc.start :]  # a character cut at the end of the block
+                    continue
+                window = block[block.rfind(b"\n", 0, exc.start) + 1 :]
+                encoding = guess_encoding(window)
+                if encoding is None:
+                    _refuse_encoding(path.name, window, " past its first part")
+                return encoding
+    return "utf-8"
 
 
 def _records(text: str, delimiter: str, complete: bool) -> list[list[str]]:
@@ -143,12 +158,10 @@ def detect_delimiter(text: str, complete: bool = True) -> str:
 
 
 def _decode_sample(head: bytes, encoding: str, complete: bool) -> str:
-    if encoding == "utf-16":
-        text = head.decode("utf-16", errors="replace")
-    else:
-        if not complete and b"\n" in head:
-            head = head[: head.rindex(b"\n") + 1]
-        text = head.decode(encoding, errors="replace")
+    # incremental: a multi-byte character cut at the end of a sample is left out, not mangled
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(head, final=complete)
+    if not complete and "\n" in text:
+        text = text[: text.rindex("\n") + 1]
     return text.lstrip("\ufeff")
 
 
@@ -173,8 +186,10 @@ def sniff(path: str | Path) -> CsvFormat:
     complete = path.stat().st_size <= len(head)
     _refuse_binary(path.name, head)
     encoding = detect_encoding(head)
-    if encoding != "utf-16" and b"\x00" in head:
+    if b"\x00" in head and not (encoding or "").startswith(("utf-16", "utf_16", "utf-32", "utf_32")):
         raise InputFileError(f"{path.name} is not a text file (it holds binary data). Choose a CSV file.")
+    if encoding is None:
+        _refuse_encoding(path.name, head)
     text = _decode_sample(head, encoding, complete)
     if not text.strip():
         raise InputFileError(f"{path.name} is empty. Choose a CSV file with a header row and data rows.")
@@ -320,14 +335,25 @@ def read_csv(path: str | Path, missing_markers: list[str] | None = None) -> CsvF
     encoding = fmt.encoding
     try:
         frame = _read(path, fmt, markers)
-    except UnicodeDecodeError:
-        # the sample was UTF-8 but a later part is not: the file is in a single-byte encoding
-        encoding = "cp1252"
+    except UnicodeDecodeError as exc:
+        # the sniffed start was UTF-8 but a later part is not: find the encoding there
+        if fmt.encoding != "utf-8":
+            raise InputFileError(
+                f"{path.name} is not valid {describe_encoding(fmt.encoding)} past its start. {_SAVE_AS_CSV}"
+            ) from exc
+        head = _head(path)
+        start = head.rfind(b"\n") + 1
+        encoding = _encoding_past_head(path, start)
+        mixed = InputFileError(
+            f"{path.name} mixes encodings (UTF-8 at its start, {describe_encoding(encoding)} further on). "
+            f"{_SAVE_AS_CSV}"
+        )
+        if head[:start].decode(encoding, errors="replace") != head[:start].decode("utf-8"):
+            raise mixed from exc
         try:
             frame = _read(path, fmt, markers, encoding=encoding)
-        except UnicodeDecodeError:
-            encoding = "latin-1"
-            frame = _read(path, fmt, markers, encoding=encoding)
+        except UnicodeDecodeError as again:
+            raise mixed from again
     frame = _drop_empty_rows(frame)
     if frame.empty:
         raise InputFileError(f"{path.name} has a header but no rows. Add data rows and try again.")

@@ -22,6 +22,19 @@ _BOOLEAN_PAIRS = [{"true", "false"}, {"yes", "no"}, {"y", "n"}, {"t", "f"}, {"0"
 TEXT_MIN_MEAN_LENGTH = 30
 TEXT_MIN_MEAN_WORDS = 4
 ID_NAME_HINTS = ("id", "uuid", "key", "code", "number", "no")
+# codes: one token of letters and digits ('N1A1', 'AB-1234', 'x7f3'); a column of them with at least
+# this many distinct values, and one per this share of rows or more, names things one by one: an
+# identifier, so every new one is not flagged as an unseen category
+# ('12kg', '15231x': a number with a unit after it is a quantity, not a code)
+_CODE = re.compile(r"^(?=[^\d]*\d)(?=[^A-Za-z]*[A-Za-z])(?![\d.,]+\s*[A-Za-z]+$)[A-Za-z0-9][\w\-./:#]*$")
+CODE_MIN_SHARE = 0.9  # of the distinct values
+IDENTIFIER_MIN_DISTINCT = 20
+IDENTIFIER_MIN_ROW_SHARE = 1 / 3
+# sentences: several words with punctuation; a column of them with at least this many distinct
+# values is free text even when some sentences repeat
+_PUNCTUATION = re.compile(r"[,.;:!?\"'()]")
+SENTENCE_MIN_SHARE = 0.5  # of the distinct values, that hold punctuation
+TEXT_MIN_DISTINCT = 50
 # names of a file's row index: an empty header (read as column_N) or what spreadsheets and pandas write
 _INDEX_NAME = re.compile(r"^(?:column \d+|unnamed: ?\d+|index|idx|#|row|rownum|row (?:number|num|no|index))$")
 # patterns are looked for in at most this many distinct values; counts are always exact
@@ -414,11 +427,33 @@ def _infer_text(series: pd.Series, name: str, dtype: str) -> ColumnRole:
     present = int((codes >= 0).sum())  # of the rows counted
     if unique == len(series) and not wordy:
         return ColumnRole(name, "identifier", "a different short value on every row: an id, not a pattern", dtype)
+    if (
+        not wordy
+        and unique >= max(IDENTIFIER_MIN_DISTINCT, IDENTIFIER_MIN_ROW_SHARE * present)
+        and sample.str.match(_CODE).mean() >= CODE_MIN_SHARE
+    ):
+        examples = _show(sorted(sample, key=lambda v: (len(v), v)), 2)
+        return ColumnRole(
+            name,
+            "identifier",
+            f"{unique:,} distinct codes like {examples} in {present:,} rows{note}: about one per "
+            f"{present / unique:.1f} rows, so an identifier, not a category",
+            dtype,
+        )
     if wordy and unique > 0.5 * present:
         return ColumnRole(
             name,
             "text",
             f"free text (mean length {mean_length:.0f} characters, {mean_words:.0f} words, mostly distinct)",
+            dtype,
+        )
+    punctuated = float(sample.str.contains(_PUNCTUATION).mean())
+    if wordy and unique >= TEXT_MIN_DISTINCT and punctuated >= SENTENCE_MIN_SHARE:
+        return ColumnRole(
+            name,
+            "text",
+            f"free text: sentences of {mean_words:.0f} words on average with punctuation, {unique:,} distinct "
+            f"in {present:,} rows{note} (too many to be categories)",
             dtype,
         )
     return ColumnRole(name, "categorical", f"{unique:,} distinct values{note}, e.g. {_show(sample)}", dtype)

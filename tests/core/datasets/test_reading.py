@@ -24,10 +24,10 @@ def test_cp1252_file_with_accents_and_euro_sign(tmp_path: Path) -> None:
     assert read.frame["name"].tolist() == ["Café crème", "Prix en €", "Naïve"]
 
 
-def test_latin1_bytes_that_cp1252_leaves_undefined(tmp_path: Path) -> None:
-    path = _write(tmp_path, b"a,b\n1,x\x81y\n")
-    read = read_csv(path)
-    assert read.encoding == "latin-1" and read.frame["b"].tolist() == ["x\x81y"]
+def test_utf16_without_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    for encoding in ("utf-16-le", "utf-16-be"):
+        path = _write(tmp_path, "a\tb\n1\tplain\n2\tälter\n".encode(encoding))
+        assert read_csv(path).frame["b"].tolist() == ["plain", "älter"]
 
 
 def test_cp1252_byte_after_the_sniffed_start_is_read_as_cp1252(tmp_path: Path) -> None:
