@@ -54,6 +54,9 @@ class CsvFormat:
     encoding: str
     delimiter: str
     names: list[str]
+    # "\n" when the file's lines end with a bare line feed: a lone carriage return is then part of a
+    # value (pandas and Python's csv module write one unquoted), not a line break
+    line_end: str | None = None
 
 
 def normalise_markers(markers: Iterable[str] | None) -> list[str]:
@@ -219,7 +222,8 @@ def sniff(path: str | Path) -> CsvFormat:
                 f"{path.name}: record {number} has {len(record)} fields but the header has {len(names)} "
                 f"({DELIMITER_NAMES[delimiter]}-separated). Check the quoting of values that contain the delimiter."
             )
-    return CsvFormat(encoding=encoding, delimiter=delimiter, names=names)
+    line_end = "\n" if "\n" in text and "\r\n" not in text else None
+    return CsvFormat(encoding=encoding, delimiter=delimiter, names=names, line_end=line_end)
 
 
 def _read(path: Path, fmt: CsvFormat, markers: list[str], chunksize: int | None = None, encoding: str | None = None):
@@ -239,6 +243,7 @@ def _read(path: Path, fmt: CsvFormat, markers: list[str], chunksize: int | None 
                 skipinitialspace=True,
                 low_memory=False,
                 chunksize=chunksize,
+                lineterminator=fmt.line_end,
             )
     except pd.errors.ParserWarning as exc:
         raise InputFileError(

@@ -75,6 +75,19 @@ def test_quoted_cells_with_line_breaks_and_delimiters(tmp_path: Path) -> None:
     assert frame["n"].tolist() == [3, 4]
 
 
+def test_a_lone_carriage_return_inside_a_value_of_a_line_feed_file_stays_in_the_value(tmp_path: Path) -> None:
+    """pandas and Python's csv module quote a value with a line feed but not one with a lone carriage
+    return (tweets, pasted notes): in a file whose lines end with a line feed, it is part of the value."""
+    frame = pd.DataFrame({"note": ["plain", "two\rlines", "first\r\rthird", "quoted\nbreak"], "n": [1, 2, 3, 4]})
+    path = tmp_path / "notes.csv"
+    frame.to_csv(path, index=False)
+    assert b"two\rlines,2" in path.read_bytes()  # written unquoted
+    read = read_csv(path).frame
+    assert read["note"].tolist() == frame["note"].tolist() and read["n"].tolist() == [1, 2, 3, 4]
+    _, chunks = iter_csv(path, chunksize=2)
+    assert pd.concat(list(chunks))["note"].tolist() == frame["note"].tolist()
+
+
 def test_crlf_line_endings(tmp_path: Path) -> None:
     path = _write(tmp_path, b'a,b,c\r\n1,x,"multi\r\nline"\r\n2,y,z\r\n')
     frame = read_csv(path).frame
