@@ -103,7 +103,20 @@ with drift_tab:
         st.plotly_chart(ui.drift_share_figure(frame, settings.alert_drift_share), key="monitor_drift_share")
         if (frame["status"] == "measured").any():
             st.plotly_chart(ui.feature_drift_figure(frame, names), key="monitor_feature_drift")
-        shown = frame[["id", "window", "rows", "status", "drift_share", "drifted", "estimated_accuracy", "closed"]]
+        shown = frame[
+            [
+                "id",
+                "window",
+                "rows",
+                "status",
+                "drift_share",
+                "drifted",
+                "not_tested",
+                "quality_issues",
+                "estimated_accuracy",
+                "closed",
+            ]
+        ]
         st.dataframe(
             shown,
             hide_index=True,
@@ -112,6 +125,10 @@ with drift_tab:
                     "drift share", min_value=0, max_value=1, format="percent"
                 ),
                 "estimated_accuracy": st.column_config.NumberColumn("estimated accuracy", format="percent"),
+                "not_tested": st.column_config.TextColumn("not tested"),
+                "quality_issues": st.column_config.NumberColumn(
+                    "data quality", help="Unseen or unreadable values in the window (not drift)."
+                ),
             },
             key="monitor_windows_table",
         )
@@ -134,6 +151,8 @@ with drift_tab:
                 column_config=ui.DRIFT_TABLE_CONFIG,
                 key="monitor_window_columns",
             )
+            if caption := ui.quality_caption(window.columns):
+                st.caption(caption)
             path = windows.stored_report(settings, window)
             if path is None and st.button("Open Evidently's full report", key="monitor_build_report"):
                 try:
@@ -195,12 +214,12 @@ with now_tab:
                         session=session, settings=settings, dataset=dataset, selection=selection
                     )
             report = drift.save_check_report(result, settings, dataset)
-            st.session_state["monitor_check_result"] = (result.as_dict(), result.columns, result.skipped, str(report))
+            st.session_state["monitor_check_result"] = (result.as_dict(), result.stored_columns(), str(report))
         except SiftError as exc:
             st.session_state.pop("monitor_check_result", None)
             st.warning(str(exc))
     if "monitor_check_result" in st.session_state:
-        summary, columns, skipped, report = st.session_state["monitor_check_result"]
+        summary, columns, report = st.session_state["monitor_check_result"]
         a, b, c = st.columns(3)
         a.metric("Features drifting", f"{summary['drift_share']:.0%}")
         b.metric("Dataset drift", "yes" if summary["dataset_drift"] else "no")
@@ -209,11 +228,13 @@ with now_tab:
         for note in summary.get("notes", []):
             st.caption(note)
         st.dataframe(
-            ui.drift_table({n: col.as_dict() for n, col in columns.items()}, skipped),
+            ui.drift_table(columns),
             hide_index=True,
             column_config=ui.DRIFT_TABLE_CONFIG,
             key="monitor_check_columns",
         )
+        if caption := ui.quality_caption(columns):
+            st.caption(caption)
         path = Path(report)
         if path.exists():
             st.download_button(
@@ -329,9 +350,12 @@ with settings_tab:
         key="monitor_options_editor",
     )
     st.caption(
-        "auto: Evidently chooses by column type and size (more than 1,000 training rows: Wasserstein distance "
-        "for numbers, Jensen-Shannon distance for categories, both at 0.1). P-value methods drift below their "
-        "threshold, distances at or above it. Saving measures the stored windows again at the next visit."
+        "auto: chosen by the column's values and the sample size. Up to 1,000 values in either sample: the K-S "
+        "test for numbers, chi-square (two values: Z-test) for categories and for numbers with at most 5 distinct "
+        "values, at p < 0.05; more: Wasserstein distance for numbers, Jensen-Shannon for categories, at 0.1. "
+        "P-value methods drift below their threshold and only when the effect reaches 0.1; distances at or above "
+        "their threshold. Unseen categories are data quality, not drift. Saving measures the stored windows "
+        "again at the next visit."
     )
     if st.button("Save drift settings", key="monitor_save_options") and access.admin_allowed("Changing drift settings"):
         wanted = {

@@ -95,27 +95,70 @@ def alerts_frame(alerts: list[Any]) -> pd.DataFrame:
 
 DRIFT_TABLE_CONFIG = {
     "score": st.column_config.NumberColumn("score", format="%.3g"),
+    "effect": st.column_config.NumberColumn(
+        "effect",
+        format="%.3g",
+        help="How far the distribution moved (normed Wasserstein distance for numbers, Jensen-Shannon for "
+        "categories). A p-value test counts as drift only when the effect reaches 0.1.",
+    ),
     "threshold": st.column_config.NumberColumn("threshold", format="%.3g"),
+    "data quality": st.column_config.TextColumn(
+        "data quality", help="Unseen categories and unreadable values in the window: flagged per row, not drift."
+    ),
 }
 
 
+def quality_text(found: dict[str, Any] | None) -> str:
+    """A feature's data-quality findings in words: ``2 unseen (e.g. 'Atlantis'); 1 unreadable``."""
+    found = found or {}
+    parts = []
+    if found.get("unseen"):
+        examples = ", ".join(repr(e) for e in found.get("examples", [])[:3])
+        parts.append(f"{found['unseen']:,} unseen ({found.get('unseen_share', 0):.1%}; e.g. {examples})")
+    if found.get("unparsable"):
+        parts.append(f"{found['unparsable']:,} unreadable")
+    return "; ".join(parts)
+
+
+def quality_caption(columns: dict[str, dict[str, Any]]) -> str:
+    """One line naming the data-quality findings of a window's features ('' when there are none)."""
+    found = [f"{name}: {quality_text(c.get('quality'))}" for name, c in columns.items() if c.get("quality")]
+    return ("Data quality, not drift (flagged per row): " + " · ".join(found)) if found else ""
+
+
 def drift_table(columns: dict[str, dict[str, Any]], skipped: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per feature: drifted, score, method and threshold (and why a feature was not compared)."""
-    rows = [
-        {
-            "feature": name,
-            "drifted": bool(c.get("drifted")),
-            "score": c.get("score"),
-            "method": c.get("method_label") or c.get("method"),
-            "threshold": c.get("threshold"),
-            "role": c.get("role"),
-            "note": "",
-        }
-        for name, c in columns.items()
-    ]
+    """One row per feature: drifted, score, effect, method and threshold, the data-quality findings,
+    and for a feature not tested why (from ``columns`` entries with ``not_tested``, or ``skipped``)."""
+    rows = []
+    for name, c in columns.items():
+        why = c.get("not_tested")
+        rows.append(
+            {
+                "feature": name,
+                "drifted": None if why else bool(c.get("drifted")),
+                "score": c.get("score"),
+                "effect": c.get("effect"),
+                "method": "not tested" if why else (c.get("method_label") or c.get("method")),
+                "threshold": c.get("threshold"),
+                "role": c.get("role"),
+                "data quality": quality_text(c.get("quality")),
+                "note": why or c.get("note", ""),
+            }
+        )
     rows += [
-        {"feature": n, "drifted": None, "score": None, "method": "", "threshold": None, "role": "", "note": why}
+        {
+            "feature": n,
+            "drifted": None,
+            "score": None,
+            "effect": None,
+            "method": "not tested",
+            "threshold": None,
+            "role": "",
+            "data quality": "",
+            "note": why,
+        }
         for n, why in (skipped or {}).items()
+        if n not in columns
     ]
     return pd.DataFrame(rows)
 

@@ -4,13 +4,18 @@ Checked over a dataset's stored windows (settings in :mod:`core.config`, ``SIFT_
 
 - ``drift_share``: the share of drifting features reaches ``alert_drift_share``;
 - ``feature_drift``: a key feature drifts (the top ``alert_key_features`` by the training
-  report's permutation importance; all features when it has none or the setting is 0);
+  report's permutation importance; all features when it has none or the setting is 0). Both come
+  from drift alone, a distribution that moved (:mod:`core.monitoring.drift`): unseen categories and
+  unreadable values are data-quality findings of the window, never drift;
 - ``estimated_accuracy``: the accuracy estimated from the probabilities falls more than
   ``alert_accuracy_drop`` below the model version's holdout accuracy;
 - ``realised_accuracy``: the same for the accuracy of labelled predictions, once the window has
   ``alert_min_labels`` labels;
-- ``flagged_share`` / ``rejected_share``: the share of scored rows flagged by the input contract,
-  or of input rows it rejected, reaches ``alert_flagged_share`` / ``alert_rejected_share``.
+- ``flagged_share`` / ``rejected_share``: the data-quality alerts: the share of scored rows
+  flagged by the input contract (unseen category, outside the training range), or of input rows
+  it rejected, reaches ``alert_flagged_share`` / ``alert_rejected_share`` (generous by default,
+  10 % and 5 %: a handful of odd cells is flagged per row, not alerted on). The message names the
+  window's data-quality findings per feature.
 
 Window-level checks need ``drift_min_rows`` rows, like drift itself. One alert per dataset, kind
 and window: checking again never duplicates one, even one already acknowledged.
@@ -102,7 +107,7 @@ def _window_crossings(w: DriftWindow, base: ModelBaseline, settings: Settings) -
                 "flagged_share",
                 w,
                 f"{share:.0%} of the rows scored in {label} were flagged (unseen category or outside the training "
-                "range).",
+                f"range).{_findings(w)}",
                 share,
                 settings.alert_flagged_share,
             )
@@ -120,6 +125,19 @@ def _window_crossings(w: DriftWindow, base: ModelBaseline, settings: Settings) -
             )
         )
     return found
+
+
+def _findings(window: DriftWindow) -> str:
+    """The window's data-quality findings in words (`` Unseen values: island 12 (e.g. 'Atlantis').``)."""
+    parts = []
+    for name, column in (window.columns or {}).items():
+        found = column.get("quality") or {}
+        if found.get("unseen"):
+            examples = ", ".join(repr(e) for e in found.get("examples", [])[:3])
+            parts.append(f"{name} {found['unseen']} unseen (e.g. {examples})")
+        if found.get("unparsable"):
+            parts.append(f"{name} {found['unparsable']} unreadable")
+    return f" Data quality: {'; '.join(parts)}." if parts else ""
 
 
 def _realised_crossings(

@@ -2,20 +2,45 @@
 
 The only module that imports Evidently, and only inside the functions that need it (importing it
 takes seconds). Each feature is compared with Evidently's ``DataDriftPreset`` under a
-``DataDefinition`` built from the model's input contract: numeric and datetime features (dates
-as days since 1970) as numerical, categorical and boolean ones as categorical, free text as
-text. The analyst may choose a method and threshold per column: a dataset's choices are stored
-in :class:`~core.db.models.DriftOptions` and passed to Evidently per column.
+``DataDefinition`` built from the model's input contract and the feature's values. The analyst may
+choose a method and threshold per column: a dataset's choices are stored in
+:class:`~core.db.models.DriftOptions` and passed to Evidently per column.
 
-**Sample size.** Left to itself, Evidently picks a method by column type and the *reference's*
-size: above 1,000 reference rows, the normed Wasserstein distance for numbers and the
-Jensen-Shannon distance for categories, both drifting at 0.1. Those distances are noisy for a
-small window: on the rice data, windows of 100 or 200 rows drawn from the training data itself
-cross 0.1 on some feature 96 % and 75 % of the time. So where the smaller of the two samples has
-at most 1,000 rows, columns the analyst left on "auto" get Evidently's own small-sample
-methods (the K-S test for numbers, chi-square or, for two values, the Z-test for categories and
-numbers with at most 5 values, each at p < 0.05), whose threshold accounts for the sample size.
-A window smaller than ``settings.drift_min_rows`` is refused with :class:`WindowTooSmall`.
+**A valid test for every column** (:func:`plan_columns`). Numbers and dates (days since 1970) are
+read as numerical, categories and booleans as categorical, free text as text; but a number or date
+with at most :data:`FEW_VALUES` distinct values in the training data (a year, a 0/1 count, a coded
+answer) is read as the few categories it takes, unless the analyst chose a numeric method for it.
+Columns left on "auto" then get, by the smaller of the two samples' values present:
+
+- at most :data:`SMALL_SAMPLE` (1,000): Evidently's small-sample tests, the K-S test for numbers,
+  chi-square (the Z-test for two values) for categories, drifting at p < 0.05. Evidently's own
+  default would give a few-valued number chi-square while reading it as numerical, which it then
+  refuses: that crashed drift on small windows;
+- more: Evidently's large-sample distances, normed Wasserstein for numbers and Jensen-Shannon for
+  categories, drifting at 0.1. On a small window those distances are noise (on the rice data,
+  windows of 100 or 200 training rows cross 0.1 on some feature 96 % and 75 % of the time).
+
+A column with a single value in the training data has no distribution to compare and is not
+tested. When Evidently raises anyway, each column is measured on its own to find the ones it
+cannot measure: they are reported as not tested with the reason (``DriftResult.skipped``) and the
+rest are measured. A window smaller than ``settings.drift_min_rows`` is refused
+(:class:`WindowTooSmall`).
+
+**Drift means the distribution moved by a meaningful amount.** A p-value says a change is real,
+not that it matters: on a large window a negligible change is "significant", and one odd value
+can make chi-square's p-value 0. So a p-value test drifts only if its p-value is below the
+threshold *and* the effect size (:func:`effect_size`) reaches :data:`MIN_EFFECT` (0.1): the
+normed Wasserstein distance for numbers and the Jensen-Shannon distance for categories, the same
+measures and bar as Evidently's large-sample defaults, so a column drifts on a small window only
+when the change is both real and as large as what would count on a large one. A distance method
+is an effect size already: its verdict stands. Every column reports its ``effect``.
+
+**Data quality is not drift.** Categories the training data never had (for a few-valued number,
+values it never took) and values that cannot be read as a number or a date are counted per column
+as the window's data-quality findings (``DriftResult.quality``) and left out of the comparison,
+which is made over the categories known from training. One unseen category therefore cannot make
+chi-square's p-value 0 (its expected count was zero, which also divided by zero). Scoring flags
+these rows one by one; many of them raise the flagged-rows alert, not a drift alert.
 """
 
 from __future__ import annotations
@@ -29,19 +54,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import rel_entr
+from scipy.stats import wasserstein_distance
 from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.db.models import DriftOptions, utcnow
 from core.errors import ColumnError, DriftOptionError, InputContractError, WindowTooSmall
+from core.features import coerce_inputs
 
 NUM, CAT, TEXT = "num", "cat", "text"
 KIND_OF_ROLE = {"numeric": NUM, "datetime": NUM, "categorical": CAT, "boolean": CAT, "text": TEXT}
 KIND_LABELS = {NUM: "numeric", CAT: "categorical", TEXT: "text"}
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "ns")
 ADHOC_REPORTS = 10  # reports of one-off checks kept per dataset
-SMALL_SAMPLE = 1000  # Evidently's limit: up to this many rows it tests, above it measures distances
-RULES = 2  # how methods are chosen (bump when it changes: stored windows are then measured again)
+SMALL_SAMPLE = 1000  # Evidently's limit: up to this many values it tests, above it measures distances
+FEW_VALUES = 5  # a number with at most this many distinct values in training is tested as categories
+MIN_EFFECT = 0.1  # effect size a p-value test needs to call drift (Evidently's distance threshold)
+EXAMPLES = 5  # unseen values named per column in the data-quality findings
+RULES = 3  # how methods are chosen (bump when it changes: stored windows are then measured again)
 
 
 @dataclass(frozen=True)
@@ -180,33 +211,46 @@ class ColumnDrift:
     method: str
     method_label: str
     threshold: float
+    effect: float | None = None  # normed Wasserstein distance (numbers) or Jensen-Shannon distance (categories)
+    tested_as: str = ""  # how Evidently read the column: numeric, categorical or text
+    note: str = ""  # why the method's verdict was not taken as drift
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "drifted": self.drifted,
             "score": self.score,
             "method": self.method,
             "method_label": self.method_label,
             "threshold": self.threshold,
             "role": self.role,
+            "effect": self.effect,
+            "tested_as": self.tested_as,
         }
+        if self.note:
+            out["note"] = self.note
+        return out
 
 
 @dataclass
 class DriftResult:
-    """Per-feature drift of one window against the reference, and the share of features drifting."""
+    """Per-feature drift of one window against the reference, and the share of features drifting.
+
+    ``skipped`` holds the features not tested, with the reason; ``quality`` the window's data-quality
+    findings per feature (unseen categories, unreadable values), which are not drift.
+    """
 
     drift_share: float
     dataset_drift: bool
     reference_rows: int
     current_rows: int
     columns: dict[str, ColumnDrift]
-    skipped: dict[str, str] = field(default_factory=dict)  # column -> why it was not compared
+    skipped: dict[str, str] = field(default_factory=dict)  # column -> why it was not tested
     notes: list[str] = field(default_factory=list)
     drift_share_threshold: float = 0.5
     model_version: int | None = None
     window: str = ""
     snapshot: Any = field(default=None, repr=False)  # Evidently's, for the full report
+    quality: dict[str, dict[str, Any]] = field(default_factory=dict)  # column -> data-quality findings
 
     @property
     def drifted(self) -> list[str]:
@@ -218,9 +262,16 @@ class DriftResult:
             "dataset_drift": self.dataset_drift,
             "rows": {"reference": self.reference_rows, "current": self.current_rows},
             "columns": {
-                c.name: {"drifted": c.drifted, "score": c.score, "method": c.method, "threshold": c.threshold}
+                c.name: {
+                    "drifted": c.drifted,
+                    "score": c.score,
+                    "method": c.method,
+                    "threshold": c.threshold,
+                    "effect": c.effect,
+                }
                 for c in self.columns.values()
             },
+            "data_quality": self.quality,
         }
         if self.skipped:
             out["skipped"] = self.skipped
@@ -232,6 +283,16 @@ class DriftResult:
             out["window"] = self.window
         return out
 
+    def stored_columns(self) -> dict[str, dict[str, Any]]:
+        """Every feature as a window stores it: measured ones with their verdict, the others with
+        why they were not tested (``not_tested``), either with its data-quality findings (``quality``)."""
+        out = {name: c.as_dict() for name, c in self.columns.items()}
+        for name, why in self.skipped.items():
+            out[name] = {"drifted": None, "not_tested": why}
+        for name, found in self.quality.items():
+            out.setdefault(name, {"drifted": None})["quality"] = found
+        return out
+
     def html(self) -> str:
         """Evidently's full report: a self-contained page (works offline)."""
         if self.snapshot is None:
@@ -239,24 +300,16 @@ class DriftResult:
         return self.snapshot.get_html_str(as_iframe=False)
 
 
-def _for_evidently(frame: pd.DataFrame, features: list[dict[str, Any]]) -> pd.DataFrame:
-    """The features as Evidently reads them: numbers as floats, dates as days since 1970, categories as text."""
-    out = {}
-    for spec in features:
-        name, kind = spec["name"], KIND_OF_ROLE.get(spec["role"])
-        values = frame[name]
-        if spec["role"] == "datetime":
-            stamps = pd.to_datetime(values, errors="coerce")
-            if getattr(stamps.dt, "tz", None) is not None:
-                stamps = stamps.dt.tz_convert(None)
-            out[name] = (stamps.to_numpy(dtype="datetime64[ns]") - _EPOCH) / np.timedelta64(1, "D")
-        elif kind == NUM:
-            out[name] = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
-        elif kind == TEXT:
-            out[name] = values.astype(object).where(values.notna(), "").map(str).to_numpy()
-        else:
-            out[name] = values.astype(object).where(values.notna(), None).to_numpy()
-    return pd.DataFrame(out)
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How one feature is compared: as which kind of column Evidently reads it, with which method
+    (None: Evidently's own choice) and threshold (None: the method's default)."""
+
+    name: str
+    role: str
+    kind: str
+    method: str | None
+    threshold: float | None
 
 
 def _comparable(
@@ -276,26 +329,97 @@ def _comparable(
     return used, skipped
 
 
-def size_aware_methods(
+def _typed(frame: pd.DataFrame, spec: dict[str, Any]) -> tuple[pd.Series, int]:
+    """One feature as drift reads it (numbers as floats, dates as days since 1970, categories and
+    text as text; missing as NaN/None) and how many of its present values could not be read."""
+    raw = frame[spec["name"]].reset_index(drop=True)
+    typed = coerce_inputs(raw.to_frame(), [spec])[spec["name"]]
+    if spec["role"] == "datetime":
+        typed = pd.Series((typed.to_numpy(dtype="datetime64[ns]") - _EPOCH) / np.timedelta64(1, "D"))
+    if KIND_OF_ROLE[spec["role"]] != NUM:
+        return typed, 0
+    typed = typed.where(np.isfinite(typed.to_numpy(dtype="float64")))
+    return typed, int((raw.notna() & typed.isna()).sum())
+
+
+def _as_categories(values: pd.Series, role: str) -> pd.Series:
+    """A few-valued number (or date) as category text: 2007.0 reads '2007', dates their ISO form."""
+
+    def text(v: float) -> str:
+        if role == "datetime":
+            return str(pd.Timestamp(_EPOCH) + pd.to_timedelta(v, unit="D"))
+        return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+    return values.map(lambda v: None if pd.isna(v) else text(v)).astype(object)
+
+
+def _auto_method(kind: str, reference: pd.Series, current: pd.Series) -> str | None:
+    """Sift's choice for a column left on "auto": a test where the smaller sample has at most
+    :data:`SMALL_SAMPLE` values, Evidently's large-sample distance otherwise (text: Evidently's own)."""
+    small = min(int(reference.notna().sum()), int(current.notna().sum())) <= SMALL_SAMPLE
+    if kind == NUM:
+        return "ks" if small else "wasserstein"
+    if kind == CAT:
+        if not small:
+            return "jensenshannon"
+        return "chisquare" if reference.nunique() > 2 else "z"
+    return None
+
+
+def plan_columns(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     features: list[dict[str, Any]],
     options: dict[str, dict[str, Any]],
-) -> dict[str, str]:
-    """Evidently's small-sample methods for the columns left on "auto", when either sample is small."""
-    if min(len(reference), len(current)) > SMALL_SAMPLE:
-        return {}
-    picks = {}
+) -> tuple[list[ColumnPlan], dict[str, str], dict[str, dict[str, Any]], pd.DataFrame, pd.DataFrame]:
+    """Choose each feature's test from its role and values, and read the two samples for it.
+
+    Returns the plans, the features not tested (with why), the window's data-quality findings, and
+    the reference and current frames as Evidently is to read them (unseen categories left out).
+    """
+    plans: list[ColumnPlan] = []
+    skipped: dict[str, str] = {}
+    quality: dict[str, dict[str, Any]] = {}
+    ref_columns: dict[str, pd.Series] = {}
+    cur_columns: dict[str, pd.Series] = {}
     for spec in features:
-        name, kind = spec["name"], KIND_OF_ROLE.get(spec["role"])
-        if options.get(name) or kind not in (NUM, CAT):
-            continue
-        distinct = pd.concat([reference[name], current[name]], ignore_index=True).nunique()
-        if kind == NUM and distinct > 5:
-            picks[name] = "ks"
+        name, role = spec["name"], spec["role"]
+        chosen = options.get(name, {})
+        kind = KIND_OF_ROLE[role]
+        ref, _ = _typed(reference, spec)
+        cur, unreadable = _typed(current, spec)
+        found: dict[str, Any] = {}
+        if unreadable:
+            found["unparsable"] = unreadable
+        known = ref.dropna().unique()
+        if kind == NUM and len(known) <= FEW_VALUES and "method" not in chosen:
+            kind = CAT  # a year, a 0/1 count, a coded answer: tested as the few values it takes
+            ref, cur = _as_categories(ref, role), _as_categories(cur, role)
+            known = ref.dropna().unique()
+        if kind == CAT:
+            unseen = cur.notna() & ~cur.isin(known)
+            if unseen.any():
+                counts = cur[unseen].value_counts()
+                found |= {
+                    "unseen": int(unseen.sum()),
+                    "unseen_share": float(unseen.sum() / len(cur)),
+                    "examples": [str(v) for v in counts.index[:EXAMPLES]],
+                }
+                cur = cur.where(~unseen, None)
+        if found:
+            quality[name] = found
+        if kind != TEXT and len(known) == 0:
+            skipped[name] = "no readable value in the training data"
+        elif kind != TEXT and len(known) == 1:
+            skipped[name] = f"one value in the training data ({known[0]}): no distribution to compare with"
+        elif cur.isna().all():
+            why = "its values were never seen in training" if found.get("unseen") else "its values could not be read"
+            skipped[name] = f"no value to compare in this window: {why}"
         else:
-            picks[name] = "chisquare" if distinct > 2 else "z"
-    return picks
+            method = chosen.get("method") or (None if "threshold" in chosen else _auto_method(kind, ref, cur))
+            plans.append(ColumnPlan(name, role, kind, method, chosen.get("threshold")))
+            ref_columns[name], cur_columns[name] = ref, cur
+    return plans, skipped, quality, pd.DataFrame(ref_columns), pd.DataFrame(cur_columns)
 
 
 def compute_drift(
@@ -310,8 +434,9 @@ def compute_drift(
     """Compare ``current`` with ``reference`` feature by feature (Evidently's ``DataDriftPreset``).
 
     ``features`` are input-contract entries (name, role); ``options`` per-column method and
-    threshold choices; columns without one get :func:`size_aware_methods` when a sample is small.
-    Refuses a ``current`` of fewer than ``min_rows`` rows (WindowTooSmall).
+    threshold choices; the other columns get :func:`plan_columns`'s choice. Features that cannot
+    be tested are reported in ``skipped``; refuses a ``current`` of fewer than ``min_rows`` rows
+    (WindowTooSmall) and a window where no feature can be measured (InputContractError).
     """
     if len(current) < min_rows:
         raise WindowTooSmall(
@@ -324,59 +449,96 @@ def compute_drift(
             "None of the model's features has values in both this window and the training data: nothing to compare."
         )
     options = check_options({k: v for k, v in (options or {}).items() if k in {f["name"] for f in used}}, used)
-    methods = size_aware_methods(reference, current, used, options) | {
-        n: o["method"] for n, o in options.items() if "method" in o
-    }
+    plans, not_tested, quality, ref, cur = plan_columns(reference, current, used, options)
+    skipped |= not_tested
+    snapshot, plans, failed = _run_each_if_needed(ref, cur, plans, drift_share)
+    skipped |= failed
+    if not plans:
+        reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
+        raise InputContractError(f"No feature of this window could be measured ({reasons}).")
+    result = _result(snapshot, plans, ref, cur, skipped, len(reference), len(current), drift_share)
+    result.quality = quality
+    return result
 
+
+def _run_each_if_needed(
+    reference: pd.DataFrame, current: pd.DataFrame, plans: list[ColumnPlan], drift_share: float
+) -> tuple[Any, list[ColumnPlan], dict[str, str]]:
+    """Evidently's report over ``plans``; when it fails, each column on its own finds the ones it
+    cannot measure, and the others are measured together. Returns (snapshot, plans measured, failed)."""
+    if not plans:
+        return None, [], {}
+    # Evidently raises many types from many places (its own errors, ValueError from scipy and
+    # pandas, ...): whatever it raises is a column it cannot measure, never a user's traceback.
     try:
-        snapshot = _run_evidently(reference, current, used, methods, options, drift_share)
-    except ValueError as exc:
-        # Evidently's text drift trains a classifier on the words: it fails when no word is
-        # usable (every word in nearly every row). Measure the other columns and say why.
-        texts = [f["name"] for f in used if KIND_OF_ROLE[f["role"]] == TEXT]
-        rest = [f for f in used if f["name"] not in texts]
-        if not texts or not rest:
-            raise
-        skipped |= {name: f"text drift could not be measured ({exc})" for name in texts}
-        used = rest
-        snapshot = _run_evidently(reference, current, used, methods, options, drift_share)
-    return _result(snapshot, used, skipped, len(reference), len(current), drift_share)
+        return _run_evidently(reference, current, plans, drift_share), plans, {}
+    except Exception as exc:
+        if len(plans) == 1:
+            return None, [], {plans[0].name: _could_not(exc)}
+    good, failed = [], {}
+    for plan in plans:
+        try:
+            _run_evidently(reference, current, [plan], drift_share)
+        except Exception as exc:
+            failed[plan.name] = _could_not(exc)
+        else:
+            good.append(plan)
+    if not good:
+        return None, [], failed
+    snapshot, measured, more = _run_each_if_needed(reference, current, good, drift_share)
+    return snapshot, measured, failed | more
 
 
-def _run_evidently(
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    used: list[dict[str, Any]],
-    methods: dict[str, str],
-    options: dict[str, dict[str, Any]],
-    drift_share: float,
-) -> Any:
-    from evidently import DataDefinition, Dataset, Report
+def _could_not(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"drift could not be measured ({text[:200]})"
+
+
+def _run_evidently(reference: pd.DataFrame, current: pd.DataFrame, plans: list[ColumnPlan], drift_share: float) -> Any:
+    from evidently import DataDefinition, Dataset, Report  # lazy: importing Evidently takes seconds
     from evidently.presets import DataDriftPreset
 
-    names = {f["name"] for f in used}
-    kinds = {f["name"]: KIND_OF_ROLE[f["role"]] for f in used}
+    names = [p.name for p in plans]
     definition = DataDefinition(
-        numerical_columns=[n for n, k in kinds.items() if k == NUM],
-        categorical_columns=[n for n, k in kinds.items() if k == CAT],
-        text_columns=[n for n, k in kinds.items() if k == TEXT],
+        numerical_columns=[p.name for p in plans if p.kind == NUM],
+        categorical_columns=[p.name for p in plans if p.kind == CAT],
+        text_columns=[p.name for p in plans if p.kind == TEXT],
     )
-    thresholds = {n: o["threshold"] for n, o in options.items() if "threshold" in o and n in names}
     preset = DataDriftPreset(
-        columns=list(kinds),
+        columns=names,
         drift_share=drift_share,
-        per_column_method={n: m for n, m in methods.items() if n in names} or None,
-        per_column_threshold=thresholds or None,
+        per_column_method={p.name: p.method for p in plans if p.method} or None,
+        per_column_threshold={p.name: p.threshold for p in plans if p.threshold is not None} or None,
     )
     return Report([preset], include_tests=True).run(
-        Dataset.from_pandas(_for_evidently(current, used), data_definition=definition),
-        Dataset.from_pandas(_for_evidently(reference, used), data_definition=definition),
+        Dataset.from_pandas(current[names], data_definition=definition),
+        Dataset.from_pandas(reference[names], data_definition=definition),
     )
+
+
+def effect_size(kind: str, reference: pd.Series, current: pd.Series) -> float | None:
+    """How far the distribution moved, whatever the sample size: the normed Wasserstein distance
+    for numbers, the Jensen-Shannon distance over the reference's categories for categories (the
+    measures of Evidently's large-sample defaults); None for text."""
+    ref, cur = reference.dropna(), current.dropna()
+    if kind == NUM:
+        return float(wasserstein_distance(ref, cur) / max(float(np.std(ref)), 0.001))
+    if kind == CAT:
+        keys = pd.Index(ref.unique())
+        p = ref.value_counts().reindex(keys, fill_value=0).to_numpy(dtype="float64")
+        q = cur.value_counts().reindex(keys, fill_value=0).to_numpy(dtype="float64")
+        p, q = p / p.sum(), q / q.sum()
+        middle = (p + q) / 2
+        divergence = (rel_entr(p, middle).sum() + rel_entr(q, middle).sum()) / 2
+        return float(math.sqrt(max(float(divergence), 0.0)))
+    return None
 
 
 def _result(
     snapshot: Any,
-    used: list[dict[str, Any]],
+    plans: list[ColumnPlan],
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
     skipped: dict[str, str],
     reference_rows: int,
     current_rows: int,
@@ -384,25 +546,36 @@ def _result(
 ) -> DriftResult:
     summary = snapshot.dict()
     failed = {t["metric_config"]["metric_id"] for t in summary["tests"] if t.get("status") == "FAIL"}
-    roles = {f["name"]: f["role"] for f in used}
+    by_name = {p.name: p for p in plans}
     columns: dict[str, ColumnDrift] = {}
     for metric in summary["metrics"]:
         config = metric.get("config", {})
         if not str(config.get("type", "")).endswith(":ValueDrift"):
             continue
         name = config["column"]
+        plan = by_name[name]
         method = _BY_LABEL.get(config.get("method"), config.get("method"))
         known = METHODS.get(method)
+        score = float(metric["value"])
+        effect = effect_size(plan.kind, reference[name], current[name])
+        verdict = metric["id"] in failed
+        note = ""
+        if verdict and known is not None and known.p_value and effect is not None and effect < MIN_EFFECT:
+            verdict = False
+            note = f"a real but small change: p = {score:.3g}, effect {effect:.3f} below {MIN_EFFECT:g}"
         columns[name] = ColumnDrift(
             name=name,
-            role=roles.get(name, ""),
-            drifted=metric["id"] in failed,
-            score=float(metric["value"]),
+            role=plan.role,
+            drifted=bool(verdict),
+            score=score,
             method=str(method),
             method_label=known.label if known else str(method),
             threshold=float(config.get("threshold")),
+            effect=effect,
+            tested_as=KIND_LABELS[plan.kind],
+            note=note,
         )
-    ordered = {f["name"]: columns[f["name"]] for f in used if f["name"] in columns}
+    ordered = {p.name: columns[p.name] for p in plans if p.name in columns}
     share = sum(c.drifted for c in ordered.values()) / len(ordered) if ordered else 0.0
     return DriftResult(
         drift_share=float(share),

@@ -133,7 +133,7 @@ def _measure(
         )
         window.status = "measured"
         window.drift_share, window.dataset_drift = result.drift_share, result.dataset_drift
-        window.columns = {name: c.as_dict() for name, c in result.columns.items()}
+        window.columns = result.stored_columns()
     else:
         window.status = "too_small"
         window.drift_share, window.dataset_drift, window.columns = None, None, {}
@@ -236,7 +236,19 @@ def window_as_dict(window: DriftWindow) -> dict[str, Any]:
         "flagged": window.flagged,
         "rejected": window.rejected,
         "columns": window.columns,
+        "skipped": not_tested(window),
+        "data_quality": data_quality(window),
     }
+
+
+def not_tested(window: DriftWindow) -> dict[str, str]:
+    """The window's features drift was not measured on, with why."""
+    return {name: c["not_tested"] for name, c in (window.columns or {}).items() if c.get("not_tested")}
+
+
+def data_quality(window: DriftWindow) -> dict[str, dict[str, Any]]:
+    """The window's data-quality findings per feature (unseen categories, unreadable values): not drift."""
+    return {name: c["quality"] for name, c in (window.columns or {}).items() if c.get("quality")}
 
 
 def windows_frame(windows: list[DriftWindow]) -> pd.DataFrame:
@@ -256,6 +268,10 @@ def windows_frame(windows: list[DriftWindow]) -> pd.DataFrame:
             "drift_share": w.drift_share,
             "dataset_drift": w.dataset_drift,
             "drifted": ", ".join(n for n, c in w.columns.items() if c.get("drifted")),
+            "not_tested": ", ".join(not_tested(w)),
+            "quality_issues": sum(
+                int(q.get("unseen", 0)) + int(q.get("unparsable", 0)) for q in data_quality(w).values()
+            ),
             "estimated_accuracy": w.estimated_accuracy,
             "mean_confidence": w.mean_confidence,
             "flagged_share": w.flagged / w.rows if w.rows else None,
@@ -302,11 +318,7 @@ def window_report(*, session: Session, settings: Settings, window_id: int) -> Pa
     span = span_of(window)
     data = training_data(session=session, settings=settings, dataset=window.dataset, version=window.model_version)
     current, _ = ledger.read_inputs(session, span.where(window.dataset), data.features)
-    options = {
-        name: {"method": c["method"], "threshold": c["threshold"]}
-        for name, c in window.columns.items()
-        if c.get("method") in drift.METHODS
-    }
+    options = drift.load_options(session=session, dataset=window.dataset)  # as measured: same options key
     result = drift.compute_drift(
         data.train,
         current,

@@ -10,10 +10,17 @@ from streamlit.testing.v1 import AppTest
 from core.config import REPO_ROOT
 from core.db.models import AlertEvent, Prediction
 from core.feedback import record_label
-from tests.core.monitoring.conftest import rice_rows, score_rows
+from tests.core.monitoring import conftest as monitoring
+from tests.core.monitoring.conftest import penguins_rows, rice_rows, score_rows
 
 ENTRY = str(REPO_ROOT / "streamlit_app.py")
 PAGE = "app/pages/monitor.py"
+# the penguins home of tests/core/monitoring, for this module too
+penguins_template, penguins_settings, penguins_sessions = (
+    monitoring.penguins_template,
+    monitoring.penguins_settings,
+    monitoring.penguins_sessions,
+)
 
 
 def _page() -> AppTest:
@@ -90,3 +97,33 @@ def test_monitor_before_any_prediction(trained_settings) -> None:
     at = _page()
     assert not at.error
     assert any("No predictions yet" in i.value for i in at.info)
+
+
+def _drift_tables(at: AppTest) -> list:
+    """The per-feature drift tables on the page, in order (AppTest does not expose dataframe keys)."""
+    return [d.value for d in at.dataframe if "data quality" in d.value.columns and "feature" in d.value.columns]
+
+
+def test_monitor_shows_data_quality_apart_from_drift_on_a_table_with_a_few_valued_number(
+    penguins_settings, penguins_sessions, tmp_path: Path
+) -> None:
+    """Issue 12: penguins' ``year`` (three values) crashed the page; an unseen island is data quality, not drift."""
+    rows = penguins_rows(200, seed=7)
+    rows.loc[0, "island"] = "Atlantis"
+    score_rows(penguins_sessions, penguins_settings, rows, tmp_path, dataset="penguins")
+    at = _page()
+    assert not at.error
+    table = _drift_tables(at)[0]
+    year = table.set_index("feature").loc["year"]
+    assert year["method"] == "chi-square p_value" and not year["drifted"]
+    assert "1 unseen" in table.set_index("feature").loc["island", "data quality"]
+    assert any("Data quality, not drift" in c.value and "Atlantis" in c.value for c in at.caption)
+    assert not any("drift" in w.value.lower() for w in at.warning)  # no drift alert in the banner
+
+    at.radio(key="monitor_source").set_value("last").run()
+    at.number_input(key="monitor_last").set_value(200).run()
+    at.button(key="monitor_check").click().run()
+    assert not at.exception and not at.error
+    assert any(m.label == "Features drifting" and m.value == "0%" for m in at.metric)
+    check = _drift_tables(at)[1].set_index("feature")  # the window's, then the check's
+    assert "1 unseen" in check.loc["island", "data quality"] and not check.loc["year", "drifted"]

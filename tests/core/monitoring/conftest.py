@@ -1,13 +1,18 @@
-"""Helpers for monitoring tests: score rice rows into the ledger of a trained home."""
+"""Helpers for monitoring tests: score rows into the ledger of a trained home (rice, or penguins)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from palmerpenguins import load_penguins
 
+from core.config import Settings, get_settings
 from core.scoring import score_file
-from tests.conftest import RICE
+from tests.conftest import RICE, TEST_TRIALS, _use_home
+from tests.homes import copy_home, home_settings
 
 FEATURES = ["Area", "Perimeter", "Major_Axis_Length", "Minor_Axis_Length", "Eccentricity", "Convex_Area", "Extent"]
 
@@ -17,14 +22,55 @@ def rice_rows(n: int, *, seed: int = 0) -> pd.DataFrame:
     return pd.read_csv(RICE).sample(n, random_state=seed).reset_index(drop=True)
 
 
-def score_rows(sessions, settings, frame: pd.DataFrame, folder: Path, name: str = "batch") -> dict:
-    """Score the feature columns of ``frame`` as one batch; returns score_file's summary."""
+def penguins_rows(n: int, *, seed: int = 0) -> pd.DataFrame:
+    """``n`` rows of palmerpenguins' table (its ``year`` takes three values), drawn at random."""
+    return load_penguins().sample(n, random_state=seed).reset_index(drop=True)
+
+
+def score_rows(
+    sessions, settings, frame: pd.DataFrame, folder: Path, name: str = "batch", *, dataset: str = "rice"
+) -> dict:
+    """Score the feature columns of ``frame`` (all but the target) as one batch; returns score_file's summary."""
+    target = {"rice": "Class", "penguins": "species"}[dataset]
     source = folder / f"{name}.csv"
-    frame[[c for c in frame.columns if c != "Class"]].to_csv(source, index=False)
+    frame[[c for c in frame.columns if c != target]].to_csv(source, index=False)
     return score_file(
         sessions=sessions,
         settings=settings,
-        dataset="rice",
+        dataset=dataset,
         input_path=source,
         output_path=folder / f"{name}.scored.csv",
     )
+
+
+@pytest.fixture(scope="session")
+def penguins_template(tmp_path_factory: pytest.TempPathFactory, empty_template: Path) -> Path:
+    """A home with palmerpenguins' table ingested (target species) and a champion (once per session)."""
+    from core.datasets.versions import ingest
+    from core.db import open_database
+    from core.training.train import train
+
+    folder = tmp_path_factory.mktemp("templates")
+    source = folder / "penguins.csv"
+    load_penguins().to_csv(source, index=False)
+    home = copy_home(empty_template, folder / "penguins")
+    settings = home_settings(home)
+    with open_database(settings).begin() as session:
+        ingest(session=session, path=source, name="penguins", target="species")
+    with open_database(settings).begin() as session:
+        train(session=session, settings=settings, dataset="penguins", trials=TEST_TRIALS)
+    return home
+
+
+@pytest.fixture
+def penguins_settings(tmp_path: Path, penguins_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings for a home of this test's own holding the penguins table and a champion."""
+    yield _use_home(monkeypatch, copy_home(penguins_template, tmp_path / "home"))
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def penguins_sessions(penguins_settings: Settings):
+    from core.db import open_database
+
+    return open_database(penguins_settings)

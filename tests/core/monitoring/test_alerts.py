@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from core.errors import AlertNotFound
 from core.feedback import record_label
 from core.monitoring import alerts, windows
 from core.monitoring.ledger import aware
-from tests.core.monitoring.conftest import rice_rows, score_rows
+from tests.core.monitoring.conftest import penguins_rows, rice_rows, score_rows
 
 
 def _refresh(settings, sessions):
@@ -67,3 +68,40 @@ def test_realised_accuracy_below_the_holdout_raises_an_alert(
     raised = _refresh(trained_settings, trained_sessions).alerts
     assert [a.kind for a in raised] == ["realised_accuracy"]
     assert raised[0].value == 0.0 and "on 40 labels" in raised[0].message
+
+
+def test_one_unseen_category_is_a_data_quality_finding_and_raises_no_drift_alert(
+    penguins_settings, penguins_sessions, tmp_path: Path
+) -> None:
+    """Issue 12: one unseen island in a 200-row window drawn from training was called drift and alerted on."""
+    every_feature = penguins_settings.model_copy(update={"alert_key_features": 0})  # any drifting feature alerts
+    rows = penguins_rows(200, seed=5)
+    rows.loc[0, "island"] = "Atlantis"  # one bad cell
+    score_rows(penguins_sessions, every_feature, rows, tmp_path, dataset="penguins")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        done = windows.refresh(sessions=penguins_sessions, settings=every_feature, dataset="penguins", kind="batch")
+
+    assert not [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]  # no divide-by-zero
+    (window,) = done.windows
+    assert window.status == "measured" and window.flagged >= 1  # the row is flagged, as before
+    assert not window.columns["island"]["drifted"] and window.drift_share == 0.0
+    assert window.columns["island"]["quality"] == {"unseen": 1, "unseen_share": 0.005, "examples": ["Atlantis"]}
+    assert windows.window_as_dict(window)["data_quality"] == {"island": window.columns["island"]["quality"]}
+    assert done.alerts == []  # neither drift nor 0.5 % of rows flagged (the flagged-rows alert is at 10 %)
+
+
+def test_many_unseen_values_raise_the_data_quality_alert_naming_them(
+    penguins_settings, penguins_sessions, tmp_path: Path
+) -> None:
+    rows = penguins_rows(200, seed=6)
+    rows.loc[:59, "island"] = "Atlantis"  # 30 % of rows
+    score_rows(penguins_sessions, penguins_settings, rows, tmp_path, dataset="penguins")
+    raised = {a.kind: a for a in _refresh_dataset(penguins_settings, penguins_sessions, "penguins").alerts}
+    assert "flagged_share" in raised and "feature_drift" not in raised and "drift_share" not in raised
+    assert "island 60 unseen (e.g. 'Atlantis')" in raised["flagged_share"].message
+
+
+def _refresh_dataset(settings, sessions, dataset: str):
+    return windows.refresh(sessions=sessions, settings=settings, dataset=dataset, kind="batch")

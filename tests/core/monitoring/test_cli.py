@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from tests.core.monitoring.conftest import FEATURES, rice_rows, score_rows
-from tests.test_cli import ok, user_error
+from tests.core.monitoring.conftest import FEATURES, penguins_rows, rice_rows, score_rows
+from tests.test_cli import ok, run, user_error
 
 
 def test_drift_of_a_scored_batch_prints_the_contract(trained_settings, trained_sessions, tmp_path: Path) -> None:
@@ -19,7 +20,7 @@ def test_drift_of_a_scored_batch_prints_the_contract(trained_settings, trained_s
     assert out["rows"] == {"reference": 3048, "current": 400}
     assert list(out["columns"]) == FEATURES
     for column in out["columns"].values():
-        assert set(column) == {"drifted", "score", "method", "threshold"}
+        assert set(column) == {"drifted", "score", "method", "threshold", "effect"}
         assert isinstance(column["drifted"], bool) and isinstance(column["score"], float)
     assert out["columns"]["Area"]["drifted"] and out["columns"]["Area"]["method"] == "ks"
     assert out["drift_share"] == sum(c["drifted"] for c in out["columns"].values()) / 7
@@ -46,3 +47,23 @@ def test_windows_then_alerts_listed_and_acknowledged(trained_settings, trained_s
     assert done["acknowledged"]["status"] == "acknowledged" and done["acknowledged"]["acknowledged_by"] == "ana"
     assert first["id"] not in [a["id"] for a in ok(home, "alerts", "--dataset", "rice", "--status", "open")["alerts"]]
     assert "No alert 999" in user_error(home, "alerts", "--dataset", "rice", "--ack", "999")
+
+
+def test_drift_on_a_small_window_with_a_few_valued_number_exits_0(
+    penguins_settings, penguins_sessions, tmp_path: Path
+) -> None:
+    """Issue 12: palmerpenguins' ``year`` (three values) on a 200-row window crashed `drift` with a traceback."""
+    home = penguins_settings.home
+    batch = score_rows(penguins_sessions, penguins_settings, penguins_rows(200, seed=3), tmp_path, dataset="penguins")
+
+    done = run(home, "drift", "--dataset", "penguins", "--batch", batch["batch_id"])
+    assert done.returncode == 0 and "Traceback" not in done.stderr and "RuntimeWarning" not in done.stderr, done.stderr
+    out = json.loads(done.stdout)
+    assert out["rows"]["current"] == 200 and out["drift_share"] == 0.0 and out["data_quality"] == {}
+    year = out["columns"]["year"]
+    assert year["method"] == "chisquare" and year["drifted"] is False and year["score"] > 0.05
+    assert set(year) == {"drifted", "score", "method", "threshold", "effect"}
+
+    windows = ok(home, "drift", "--dataset", "penguins", "--windows", "batch")
+    assert [w["status"] for w in windows["windows"]] == ["measured"] and windows["alerts"] == []
+    assert windows["windows"][0]["columns"]["year"]["tested_as"] == "categorical"

@@ -64,7 +64,7 @@ def test_a_batch_from_the_reference_distribution_flags_nothing(reference) -> Non
     summary = result.as_dict()
     assert summary["rows"] == {"reference": 5000, "current": 2000}
     assert set(summary["columns"]) == {f["name"] for f in FEATURES}
-    assert set(summary["columns"]["age"]) == {"drifted", "score", "method", "threshold"}
+    assert set(summary["columns"]["age"]) == {"drifted", "score", "method", "threshold", "effect"}
 
 
 def test_per_column_method_and_threshold_go_to_evidently(reference) -> None:
