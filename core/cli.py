@@ -44,7 +44,7 @@ def _markers(text: str | None) -> list[str] | None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
-    from core.datasets.versions import ingest
+    from core.datasets.versions import ingest, unlabelled_rows
     from core.db import open_database
 
     roles = _roles(args.role)
@@ -64,6 +64,8 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
             "columns": version.roles,
             "created": created,
             "missing_markers": version.missing_markers,
+            # rows with an empty target: kept in the version, left out of training
+            "unlabelled_rows": unlabelled_rows(session=session, version=version),
         }
 
 
@@ -133,12 +135,19 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _training_result(job: Any) -> dict[str, Any]:
-    """A done job's result, its warnings (e.g. no better than chance) also on stderr."""
+    """A done job's result, its warnings (e.g. no better than chance) also on stderr, with one line
+    each for the rows left out and the library warnings written to the job's log."""
     from core import jobs
 
     result = jobs.training_result(job)
     for warning in result.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
+    left_out = (result.get("rows") or {}).get("without_label")
+    if left_out:
+        print(f"note: {left_out:,} rows without a label were left out of training.", file=sys.stderr)
+    caught = result.get("library_warnings")
+    if caught:
+        print(f"{caught['count']:,} library warnings written to {caught['log']}", file=sys.stderr)
     return result
 
 
@@ -344,7 +353,7 @@ def cmd_retrain(args: argparse.Namespace) -> dict[str, Any]:
             budget=_budget(args),
         )
     print(f"Retrain job {job.id} for {job.dataset}…", file=sys.stderr)
-    return jobs.training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
+    return _training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
 
 
 def cmd_card(args: argparse.Namespace) -> dict[str, Any]:

@@ -33,12 +33,20 @@ class Settings(BaseSettings):
         default=50, ge=1, description="Labels gathered since the champion was trained that make a retrain due."
     )
     retrain_tolerance: float = Field(
-        default=0.005, ge=0, le=1, description="Macro F1 a retrained challenger may lose on a slice and still win."
+        default=0.005,
+        ge=0,
+        le=1,
+        description="Macro F1, ROC AUC or balanced accuracy a retrained challenger may lose on a slice and still win.",
     )
     retrain_eval_fraction: float = Field(
         default=0.2, gt=0, lt=1, description="Share of the most recent labels kept out of retraining to judge it."
     )
     retrain_min_eval_rows: int = Field(default=5, ge=1, description="Fewest recent labels kept out to judge a retrain.")
+    retrain_min_recent_labels: int = Field(
+        default=50,
+        ge=1,
+        description="Fewest recent labels for the recent-feedback slice to weigh in a retrain's decision.",
+    )
     drift_min_rows: int = Field(
         default=100, ge=1, description="Fewest predictions in a window for drift to be measured (fewer is noise)."
     )

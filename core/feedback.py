@@ -42,38 +42,23 @@ from core.errors import (
     PredictionNotFound,
     SiftError,
 )
+from core.labels import class_text, match_class
 
 MAX_WHO = 128
 
 
-def _key(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
 def known_classes(prediction: Prediction) -> list[str]:
-    """The classes of the model version that made ``prediction``, in its order."""
+    """The classes of the model version that made ``prediction``, in its order (as the ledger writes them)."""
     return list(json.loads(prediction.probabilities))
 
 
 def normalise_label(label: object, classes: list[str], *, where: str = "the model") -> str:
-    """The class ``label`` names, matched whatever its case and surrounding or repeated spaces."""
-    text = " ".join(str(label if label is not None else "").split())
-    listed = ", ".join(map(repr, classes))
-    if not text:
-        raise InvalidLabel(f"The label is empty. Give one of the classes of {where}: {listed}.")
-    if text in classes:
-        return text
-    matches = [c for c in classes if _key(c) == _key(text)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise InvalidLabel(
-            f"{text!r} matches several classes of {where} ({', '.join(map(repr, matches))}): give it exactly."
-        )
-    raise InvalidLabel(
-        f"{text!r} is not a class of {where}; its classes are {listed}. To teach the model a new class, add "
-        "labelled rows with it to a new version of the dataset and retrain."
-    )
+    """The class ``label`` names, as the ledger writes it (:func:`core.labels.match_class`).
+
+    Case and surrounding or repeated spaces do not matter, and a number names the class it
+    equals: ``1``, ``"1"`` and ``1.0`` all name class ``1``.
+    """
+    return class_text(match_class(label, classes, where=where))
 
 
 def get_prediction(session: Session, prediction_id: object) -> Prediction:

@@ -22,6 +22,9 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -411,6 +414,41 @@ def start_job(settings: Settings, job_id: int) -> int:
     return process.pid
 
 
+class WarningLog:
+    """Python warnings written to a log file instead of the terminal, counted."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def show(self, message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None, line=None):
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+        with self._lock:
+            self.count += 1
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(text)
+
+    def summary(self) -> dict[str, Any]:
+        """``{"library_warnings": {"count", "log"}}`` when there were any, else nothing."""
+        return {"library_warnings": {"count": self.count, "log": str(self.path)}} if self.count else {}
+
+
+@contextmanager
+def library_warnings(path: Path) -> Iterator[WarningLog]:
+    """Send the warnings libraries raise while the block runs (scikit-learn's ConvergenceWarning,
+    imputation notices, ...) to ``path``, from every thread, instead of the terminal.
+
+    The warning filters stay as they are (each place warns once unless told otherwise); only where
+    the warnings are shown changes, and it is restored afterwards.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    caught = WarningLog(path)
+    with warnings.catch_warnings():
+        warnings.showwarning = caught.show
+        yield caught
+
+
 def _number(value: Any) -> float | None:
     if value is None:
         return None
@@ -574,7 +612,8 @@ def run_job(*, sessions: sessionmaker[Session], settings: Settings, job_id: int)
         job = _claim(session, job_id)
     if job is not None:
         parameters = job.parameters or {}
-        with _Worker(sessions, job) as worker:
+        # library warnings (solver convergence, imputation, ...) belong in the job's log, not on a terminal
+        with _Worker(sessions, job) as worker, library_warnings(job_log_path(settings, job.id)) as caught:
             try:
                 common = {
                     "settings": settings,
@@ -602,6 +641,6 @@ def run_job(*, sessions: sessionmaker[Session], settings: Settings, job_id: int)
                 worker.finish("failed", error=_summary(exc))
                 raise
             else:
-                worker.finish("done", result=result.as_dict())
+                worker.finish("done", result=result.as_dict() | caught.summary())
     with sessions() as session:
         return get_job(session=session, job_id=job_id)

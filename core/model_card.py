@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from core import promotion, registry
 from core.config import Settings
-from core.datasets.versions import get_version, load_frame
+from core.datasets.versions import get_version, load_frame, unlabelled_rows
 from core.db.models import DatasetVersion
 from core.errors import DatasetNotFound, SiftError
 from core.features import coerce_inputs
@@ -266,6 +266,8 @@ def build_card(
             "content_hash": dataset_version.content_hash,
             "target": dataset_version.target,
             "rows": dataset_version.row_count,
+            # rows with an empty target: in the version, left out of training
+            "unlabelled_rows": unlabelled_rows(session=session, version=dataset_version),
             "source_file": dataset_version.source_file,
         }
         columns = [
@@ -481,7 +483,8 @@ def render_markdown(card: ModelCard) -> str:
             + (f" (file {md_text(d['source_file'])})" if d.get("source_file") else ""),
             f"- **Content hash:** `{md_text(d['content_hash'])}`",
             f"- **Target:** {md_text(d['target'])}",
-            f"- **Rows:** {d['rows']:,}",
+            f"- **Rows:** {d['rows']:,}"
+            + (f", {d['unlabelled_rows']:,} without a label left out" if d.get("unlabelled_rows") else ""),
             "",
         ]
         if card.classes:

@@ -406,3 +406,152 @@ def compare(
     return Comparison(
         model=dataset, champion=base.version, version=info.version, rows=_rows(scores[0], scores[1]), basis=basis
     )
+
+
+# --- the promotion decision of a retrain -----------------------------------------------------
+
+JUDGED_METRICS = ("f1_macro", "roc_auc", "balanced_accuracy")  # the selection metric first
+SLICES = {"holdout": "the champion's holdout", "recent_feedback": "recent feedback"}
+NOT_WORSE, WORSE, NOT_JUDGED = "not worse", "worse beyond the tolerance", "not judged"
+IN_A_SENTENCE = {
+    "accuracy": "accuracy",
+    "f1_macro": "macro F1",
+    "balanced_accuracy": "balanced accuracy",
+    "roc_auc": "ROC AUC",
+}
+
+
+@dataclass
+class Decision:
+    """Whether a challenger is promoted over the champion, from their metrics on the same rows.
+
+    ``verdicts`` maps each slice to each judged metric's verdict (:data:`NOT_WORSE`,
+    :data:`WORSE` or :data:`NOT_JUDGED`); ``notes`` says why a whole slice was not judged (a
+    metric undefined on a slice is marked so among the figures).
+    """
+
+    promoted: bool
+    champion: dict[str, dict[str, float | None]]
+    challenger: dict[str, dict[str, float | None]]
+    rows: dict[str, int]
+    tolerance: float
+    min_recent_labels: int
+    verdicts: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def worse(self) -> dict[str, list[str]]:
+        """The metrics on which the challenger is worse beyond the tolerance, by slice."""
+        out: dict[str, list[str]] = {}
+        for key, verdicts in self.verdicts.items():
+            metrics = [m for m, v in verdicts.items() if v == WORSE]
+            if metrics:
+                out[key] = metrics
+        return out
+
+    def _figure(self, key: str, metric: str) -> str:
+        a, b = self.champion.get(key, {}).get(metric), self.challenger.get(key, {}).get(metric)
+        name = IN_A_SENTENCE[metric]
+        if a is None or b is None:
+            return f"{name} {_shown(b)} vs {_shown(a)} (undefined: not judged)"
+        return f"{name} {b:.4f} vs {a:.4f} ({b - a:+.4f})"
+
+    def _change(self, key: str, metric: str) -> str:
+        a, b = self.champion.get(key, {}).get(metric), self.challenger.get(key, {}).get(metric)
+        return "n/a" if a is None or b is None else f"{b - a:+.4f}"
+
+    def figures(self) -> str:
+        """Every number the decision used: each judged metric of both models on each slice, and the slice sizes."""
+        parts = []
+        for key, label in SLICES.items():
+            unit = "rows" if key == "holdout" else "labels"
+            head = f"on {label} ({self.rows.get(key, 0)} {unit})"
+            if key in self.notes:
+                parts.append(f"{head}: {self.notes[key]}")
+            else:
+                parts.append(f"{head}: " + ", ".join(self._figure(key, m) for m in JUDGED_METRICS))
+        return "Challenger vs champion " + "; ".join(parts) + "."
+
+    def reason(self, *, champion_version: int, challenger_version: int) -> str:
+        """The stored reason: the verdict, then every number behind it."""
+        if self.promoted:
+            head = (
+                f"Challenger v{challenger_version} promoted: not worse than champion v{champion_version} beyond the "
+                f"tolerance of {self.tolerance:g} on macro F1, ROC AUC or balanced accuracy."
+            )
+        else:
+            worse = [
+                f"{SLICES[key]} in " + " and ".join(f"{IN_A_SENTENCE[m]} ({self._change(key, m)})" for m in metrics)
+                for key, metrics in self.worse.items()
+            ]
+            head = (
+                f"Champion v{champion_version} kept: challenger v{challenger_version} is worse beyond the tolerance "
+                f"of {self.tolerance:g} on {' and on '.join(worse)}."
+            )
+        return f"{head} {self.figures()}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "promoted": self.promoted,
+            "judged_metrics": list(JUDGED_METRICS),
+            "tolerance": self.tolerance,
+            "min_recent_labels": self.min_recent_labels,
+            "verdicts": {k: dict(v) for k, v in self.verdicts.items()},
+            "notes": dict(self.notes),
+        }
+
+
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def decide(
+    champion: dict[str, dict[str, float | None]],
+    challenger: dict[str, dict[str, float | None]],
+    *,
+    rows: dict[str, int],
+    tolerance: float,
+    min_recent_labels: int,
+) -> Decision:
+    """Promote the challenger only if it is not worse beyond ``tolerance`` on any judged metric of any judged slice.
+
+    Both models were scored on the same rows of each slice (``champion[slice][metric]``). The
+    judged metrics are macro F1 (the selection metric), ROC AUC and balanced accuracy: a
+    challenger level on macro F1 but ranking or balancing the classes worse stays challenger.
+    The champion's holdout is always judged; the recent-feedback slice only with at least
+    ``min_recent_labels`` labels (fewer are noise: the decision then rests on the holdout). A
+    metric undefined for either model on a slice (ROC AUC when a slice holds one class) is not
+    judged there.
+
+    Why a tolerance and not a paired significance test: on the small holdouts analysts have,
+    such a test rarely calls a real drop significant, so it would let worse challengers through;
+    a fixed tolerance keeps the champion unless the evidence says the challenger is not worse.
+    """
+    verdicts: dict[str, dict[str, str]] = {}
+    notes: dict[str, str] = {}
+    for key in SLICES:
+        size = int(rows.get(key, 0))
+        if key == "recent_feedback" and size < min_recent_labels:
+            notes[key] = (
+                f"too few recent labels to judge ({size} < {min_recent_labels}); the decision rests on the holdout"
+            )
+            verdicts[key] = dict.fromkeys(JUDGED_METRICS, NOT_JUDGED)
+            continue
+        verdicts[key] = {}
+        for metric in JUDGED_METRICS:
+            a, b = champion.get(key, {}).get(metric), challenger.get(key, {}).get(metric)
+            if a is None or b is None:
+                verdicts[key][metric] = NOT_JUDGED
+            else:
+                verdicts[key][metric] = WORSE if b < a - tolerance - 1e-12 else NOT_WORSE
+    promoted = not any(v == WORSE for slice_verdicts in verdicts.values() for v in slice_verdicts.values())
+    return Decision(
+        promoted=promoted,
+        champion=champion,
+        challenger=challenger,
+        rows={k: int(v) for k, v in rows.items()},
+        tolerance=tolerance,
+        min_recent_labels=min_recent_labels,
+        verdicts=verdicts,
+        notes=notes,
+    )

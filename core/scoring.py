@@ -14,7 +14,8 @@ role, the training range and a typical value (numbers, dates), the known categor
 format a dataset version recorded for it (number style, date format). :func:`check_inputs` holds
 rows against it: a missing column refuses the whole input; a value that cannot be read (text in a
 numeric column, an unparsable date, an infinite number) rejects its row with the reason; unseen
-categories and values outside the training range are scored and flagged.
+categories, values outside the training range and rows with most inputs empty
+(:data:`MOSTLY_MISSING_SHARE`) are scored and flagged.
 
 **Batches** (:func:`score_file`) go in chunks through three threads with bounded queues, so
 memory stays flat: a reader reads, checks and predicts the next chunk (the prediction runs
@@ -28,6 +29,7 @@ its model version: the chunks already stored keep their prediction ids and are n
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import io
@@ -36,6 +38,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
 import uuid
@@ -54,7 +57,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import registry
 from core.config import Settings
-from core.datasets.reading import iter_csv, sniff
+from core.datasets.reading import CsvFormat, iter_csv, sniff
 from core.datasets.roles import NUMBER_STYLES, convert_numbers, parse_datetimes
 from core.db.engine import reserve_ids
 from core.db.models import AliasEvent, Batch, BatchChunk, Prediction, utcnow
@@ -69,6 +72,7 @@ from core.errors import (
 )
 from core.explain import Explanation, explain_row
 from core.features import coerce_inputs
+from core.labels import written_classes
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,10 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 SOURCES = ("form", "batch", "api")
 CHUNK_ROWS = 100_000
 EMPTY_ROW = "every input is empty"
+# a row with more than this share of the model's inputs empty is scored on imputed values more than
+# on its own: it is scored and flagged, so its confident-looking answer is not taken at face value
+MOSTLY_MISSING_SHARE = 0.5
+MOSTLY_MISSING = "mostly missing"
 CHAMPION_TTL = 1.0  # seconds an alias lookup is trusted (see the module docstring)
 STALE_AFTER = timedelta(minutes=5)  # a running batch without a stored chunk for this long has lost its worker
 CONFIDENCE_BINS = 20
@@ -236,7 +244,8 @@ def check_inputs(frame: pd.DataFrame, contract: dict[str, Any]) -> tuple[pd.Data
     A missing column is an error for the whole input; a value that cannot be read rejects its row
     (the reason names the column and the value); unseen categories and values outside the
     training range are scored and flagged. Missing values are scored (the model imputes them),
-    unless every input of the row is missing.
+    unless every input of the row is missing; a row with more than :data:`MOSTLY_MISSING_SHARE` of
+    its inputs missing is flagged ``mostly missing``.
     """
     features = contract["features"]
     _refuse_missing(check_columns(list(frame.columns), contract)[0])
@@ -276,8 +285,12 @@ def check_inputs(frame: pd.DataFrame, contract: dict[str, Any]) -> tuple[pd.Data
             else:
                 unseen = (value.notna() & ~value.isin(spec["categories"])).to_numpy()
             flags.add(unseen, f"{name}: unseen category")
+    empty = np.sum([pd.isna(frame[spec["name"]].to_numpy()) for spec in features], axis=0)
     # an empty line (',,,' at the end of a spreadsheet export) is not a case to score
-    reasons.add(np.logical_and.reduce([pd.isna(frame[spec["name"]].to_numpy()) for spec in features]), EMPTY_ROW)
+    reasons.add(empty == len(features), EMPTY_ROW)
+    mostly = (empty > MOSTLY_MISSING_SHARE * len(features)) & (empty < len(features))
+    of_all = f" of {len(features)} inputs empty"
+    flags.add(mostly, lambda mask: f"{MOSTLY_MISSING}: " + pd.Series(empty[mask]).astype(str) + of_all)
     return typed, reasons.series(), flags.series()
 
 
@@ -632,6 +645,50 @@ def file_fingerprint(path: str | Path) -> tuple[str, int]:
     return digest.hexdigest(), lines
 
 
+@dataclass(frozen=True)
+class FileScan:
+    """What one pass over a batch file's bytes tells before it is parsed."""
+
+    digest: str  # sha256 of the file
+    lines: int  # line breaks (\n, \r\n or a lone \r), plus a last line without one
+    quoted: bool  # it holds a quote character: values may span lines
+    space_before_quote: bool  # a quote after spaces at a field's start (read as quoting only past the spaces)
+
+
+def _wide(encoding: str) -> bool:
+    """UTF-16 and UTF-32: line breaks and quotes are not single bytes there."""
+    return codecs.lookup(encoding).name.replace("_", "-").startswith(("utf-16", "utf-32"))
+
+
+def _breaks(text: str | bytes) -> int:
+    newline, cr = ("\n", "\r") if isinstance(text, str) else (b"\n", b"\r")
+    return text.count(newline) + text.count(cr) - text.count(cr + newline)
+
+
+def scan_file(path: str | Path, fmt: CsvFormat) -> FileScan:
+    """Hash the file and count its lines in one pass (bytes, or text for UTF-16/32), the GIL mostly released."""
+    digest, lines, quoted, spaced = hashlib.sha256(), 0, False, False
+    wide = _wide(fmt.encoding)
+    decoder = codecs.getincrementaldecoder(fmt.encoding)(errors="replace") if wide else None
+    pattern = f'[\r\n{re.escape(fmt.delimiter)}][ \t]+"'
+    spaced_quote = re.compile(pattern if wide else pattern.encode())
+    tail: str | bytes = "\n" if wide else b"\n"  # the first line starts a field too
+    last: str | bytes = "" if wide else b""
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+            text = decoder.decode(block) if decoder is not None else block
+            if not text:
+                continue
+            lines += _breaks(text) - (last[-1:] + text[:1] == ("\r\n" if wide else b"\r\n"))
+            quoted = quoted or ('"' if wide else b'"') in text
+            spaced = spaced or (quoted and spaced_quote.search(tail + text) is not None)
+            tail, last = text[-64:], text
+    if last and last[-1:] not in (("\r", "\n") if wide else (b"\r", b"\n")):
+        lines += 1  # a last line without a line break
+    return FileScan(digest.hexdigest(), lines, quoted, spaced)
+
+
 def _aware(moment: datetime | None) -> datetime | None:
     """SQLite hands datetimes back without their (UTC) time zone."""
     if moment is None or moment.tzinfo is not None:
@@ -662,11 +719,53 @@ def find_unfinished(*, session: Session, dataset: str, input_hash: str) -> Batch
     return session.scalars(stmt).first()
 
 
+def _cells_as_written(
+    path: Path, fmt: CsvFormat, chunk_size: int, *, skip_initial_space: bool
+) -> Iterator[pd.DataFrame]:
+    """The file's cells as text exactly as written (nothing read as missing, spaces kept), in the
+    chunks :func:`~core.datasets.reading.iter_csv` reads: the same rows, blank lines skipped alike.
+
+    Spaces before a quoted value change where the value ends, so a file that has them
+    (``skip_initial_space``) is read without the spaces at the start of its cells, as iter_csv reads it.
+    """
+    reader = pd.read_csv(
+        path,
+        sep=fmt.delimiter,
+        encoding=fmt.encoding,
+        header=0,
+        names=fmt.names,
+        index_col=False,
+        dtype=str,
+        na_filter=False,
+        keep_default_na=False,
+        skipinitialspace=skip_initial_space,
+        skip_blank_lines=True,
+        low_memory=False,
+        chunksize=chunk_size,
+        lineterminator=fmt.line_end,
+    )
+    with reader:
+        yield from reader
+
+
+def _cell_breaks(cells: pd.DataFrame) -> int:
+    """Line breaks inside the cells (quoted values that span lines)."""
+    total = 0
+    for position in range(cells.shape[1]):
+        column = cells.iloc[:, position]
+        has = column.str.contains("[\r\n]", regex=True)
+        if has.any():
+            total += int(sum(_breaks(v) for v in column[has]))
+    return total
+
+
 @dataclass
 class _Chunk:
     number: int
     first_row: int  # rows of the file before this chunk
     frame: pd.DataFrame
+    cells: pd.DataFrame  # the same rows as written in the file, as text: what the output files carry
+    breaks: int  # line breaks inside its cells
     good: np.ndarray
     reasons: pd.Series
     flags: pd.Series
@@ -733,11 +832,21 @@ class _Reader(_Worker):
     The prediction runs outside the GIL, beside the main thread's ledger inserts.
     """
 
-    def __init__(self, chunks: Iterator[pd.DataFrame], model: LoadedModel, done: dict[int, BatchChunk]):
+    def __init__(
+        self,
+        chunks: Iterator[pd.DataFrame],
+        cells: Iterator[pd.DataFrame],
+        model: LoadedModel,
+        done: dict[int, BatchChunk],
+        *,
+        quoted: bool,
+    ):
         super().__init__("sift-batch-reader", PENDING_CHUNKS)
         self.chunks = chunks
+        self.cells = cells
         self.model = model
         self.done = done
+        self.quoted = quoted
 
     def _offer(self, item: Any) -> bool:
         while not self.stop.is_set():
@@ -752,7 +861,12 @@ class _Reader(_Worker):
         try:
             first_row = 0
             for number, frame in enumerate(self.chunks):
-                chunk = _predict_chunk(self.model, number, first_row, frame, self.done.get(number))
+                cells = next(self.cells, None)
+                if cells is None or len(cells) != len(frame):  # cannot happen with the same parser rules
+                    raise RuntimeError(f"chunk {number + 1}: the cells as written do not match the rows read")
+                cells.index = frame.index
+                breaks = _cell_breaks(cells) if self.quoted else 0
+                chunk = _predict_chunk(self.model, number, first_row, frame, cells, breaks, self.done.get(number))
                 first_row += len(frame)
                 if not self._offer(chunk):
                     return
@@ -805,24 +919,30 @@ class _FileWriter(_Worker):
 
     def _write(self, chunk: _Chunk, first_id: int) -> None:
         model, good, proba = self.model, chunk.good, chunk.proba
-        scored = chunk.frame if good.all() else chunk.frame[good]
+        scored = chunk.cells if good.all() else chunk.cells[good]
         out = scored.rename(columns=self.renames) if self.renames else scored.copy()
         out["prediction_id"] = np.arange(first_id, first_id + chunk.scored, dtype="int64")
-        out["prediction"] = np.asarray(model.classes, dtype=object)[proba.argmax(axis=1)] if chunk.scored else []
+        out["prediction"] = written_classes(model.classes)[proba.argmax(axis=1)] if chunk.scored else []
         out["confidence"] = proba.max(axis=1) if chunk.scored else np.empty(0)
         for i, label in enumerate(model.class_labels):
             out[f"proba_{label}"] = proba[:, i] if chunk.scored else np.empty(0)
         out["flags"] = chunk.flags[good].to_numpy(dtype=object)
         self.output.write(out)
         bad = ~good
-        rejects = chunk.frame[bad].rename(columns=self.renames_rejected)
+        rejects = chunk.cells[bad].rename(columns=self.renames_rejected)
         rejects["row"] = np.flatnonzero(bad) + chunk.first_row + 1
         rejects["reason"] = chunk.reasons[bad].to_numpy(dtype=object)
         self.rejected.write(rejects)
 
 
 def _predict_chunk(
-    model: LoadedModel, number: int, first_row: int, frame: pd.DataFrame, stored: BatchChunk | None
+    model: LoadedModel,
+    number: int,
+    first_row: int,
+    frame: pd.DataFrame,
+    cells: pd.DataFrame,
+    breaks: int,
+    stored: BatchChunk | None,
 ) -> _Chunk:
     typed, reasons, flags = check_inputs(frame, model.contract)
     good = (reasons == "").to_numpy()
@@ -836,7 +956,7 @@ def _predict_chunk(
             f"Chunk {number + 1} of the file does not match what its batch stored: the batch cannot be resumed. "
             "Score the file again as a new batch."
         )
-    return _Chunk(number, first_row, frame, good, reasons, flags, typed, proba, stored)
+    return _Chunk(number, first_row, frame, cells, breaks, good, reasons, flags, typed, proba, stored)
 
 
 def _store_chunk(sessions: sessionmaker[Session], batch: Batch, model: LoadedModel, source: str, chunk: _Chunk) -> int:
@@ -942,7 +1062,9 @@ def score_file(
     """Score a CSV file in chunks with the champion; write scored and rejected rows; fill the ledger.
 
     Every input row ends in exactly one of ``output_path`` (scored) and
-    ``<output stem>.rejected.csv`` (with ``row``, its number in the file, and ``reason``).
+    ``<output stem>.rejected.csv`` (with ``row``, its number in the file, and ``reason``), its cells
+    as written in the file; blank lines are in neither and counted (``blank_lines`` and a note), so
+    scored + rejected + blank lines account for every line after the header.
     ``progress(rows_done, rows_expected)`` is called after each chunk (``rows_expected`` is
     counted from the file's line breaks: an estimate when values hold line breaks). An
     unfinished batch of the same file is resumed with its own model version and chunk size.
@@ -951,13 +1073,14 @@ def score_file(
     input_path, output_path = Path(input_path), Path(output_path)
     fingerprint: dict[str, Any] = {}
 
+    fmt = sniff(input_path)  # refuses what is not a readable CSV file before anything else
+
     def hash_file() -> None:
         try:
-            fingerprint["value"] = file_fingerprint(input_path)
+            fingerprint["value"] = scan_file(input_path, fmt)
         except BaseException as exc:  # reported when joined
             fingerprint["error"] = exc
 
-    fmt = sniff(input_path)  # refuses what is not a readable CSV file before anything else
     _check_outputs(input_path, output_path)
     hasher = threading.Thread(target=hash_file, name="sift-batch-hash", daemon=True)
     hasher.start()
@@ -968,7 +1091,8 @@ def score_file(
     hasher.join()
     if "error" in fingerprint:
         raise InputFileError(f"{input_path.name} cannot be read: {fingerprint['error']}")
-    digest, lines = fingerprint["value"]
+    scan: FileScan = fingerprint["value"]
+    digest = scan.digest
 
     with sessions.begin() as session:
         unfinished = find_unfinished(session=session, dataset=dataset, input_hash=digest)
@@ -979,7 +1103,7 @@ def score_file(
                 unfinished = None
         resumed = unfinished is not None
         chunk_size = unfinished.chunk_size if resumed and unfinished.chunk_size else chunk_size
-        _, chunks = iter_csv(input_path, chunksize=chunk_size)
+        read_as, chunks = iter_csv(input_path, chunksize=chunk_size)
         first = next(chunks, None)
         if first is None or first.empty:
             raise InputFileError(f"{input_path.name} has a header but no rows. Add rows to score and try again.")
@@ -1000,10 +1124,11 @@ def score_file(
         _renamed(fmt.names, {"row", "reason"}),
     )
     output, rejected = CsvOutput(output_path), CsvOutput(rejected_path(output_path))
-    reader = _Reader(itertools.chain([first], chunks), model, done)
+    cells = _cells_as_written(input_path, read_as, chunk_size, skip_initial_space=scan.space_before_quote)
+    reader = _Reader(itertools.chain([first], chunks), cells, model, done, quoted=scan.quoted)
     writer = _FileWriter(model, output, rejected, renames)
-    expected = max(lines - 1, 1)
-    rows = 0
+    expected = max(scan.lines - 1, 1)
+    rows = breaks = 0
     reader.start()
     writer.start()
     try:
@@ -1012,6 +1137,7 @@ def score_file(
             first_id = stored.first_id if stored is not None else _store_chunk(sessions, batch, model, source, chunk)
             writer.put((chunk, first_id))
             rows += len(chunk.frame)
+            breaks += chunk.breaks
             if progress is not None:
                 progress(rows, max(expected, rows))
         writer.finish()
@@ -1029,9 +1155,19 @@ def score_file(
         reader.join(timeout=60)  # it stops after the chunk in hand
         if not reader.is_alive():
             chunks.close()  # ends the reader's generator (and its warning filters) now, not at garbage collection
+            cells.close()
     with sessions.begin() as session:
         totals = _complete(session, batch)
+    # every line of the file is the header, a row (scored or rejected), part of a value that spans
+    # lines, or blank (empty, or spaces only): the parser skips blank lines, so they are counted here
+    header = 1 + sum(_breaks(name) for name in fmt.names)
+    blank = max(scan.lines - header - rows - breaks, 0)
     notes = []
+    if blank:
+        notes.append(
+            f"{blank:,} blank line{'s' if blank > 1 else ''} (no values at all) skipped: in neither output file. "
+            f"Every other row is in the scored file ({totals.scored:,}) or the rejected file ({totals.rejected:,})."
+        )
     if extra:
         notes.append(
             f"Extra column{'s' if len(extra) > 1 else ''} kept in the output and ignored by the model: "
@@ -1054,6 +1190,7 @@ def score_file(
         "rows": totals.rows,
         "scored": totals.scored,
         "rejected": totals.rejected,
+        "blank_lines": blank,
         "model_version": model.version,
         "status": totals.status,
         "resumed": resumed,

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -162,3 +163,34 @@ def test_a_model_no_better_than_chance_is_registered_with_a_warning(settings, tm
     ok(home, "card", "--dataset", "noise", "--output", str(tmp_path / "card"))
     card = (tmp_path / "card" / "model_card_noise_v1.md").read_text()
     assert "**Against guessing:** Always answering" in card and "> **Warning:** The model is not clearly" in card
+
+
+def test_train_writes_library_warnings_to_the_job_log_and_counts_what_it_left_out(settings, tmp_path: Path) -> None:
+    home = settings.home
+    rng = np.random.default_rng(0)
+    labels = ["a", "b"] * 20
+    labels[3] = labels[10] = labels[17] = ""  # three rows without a label
+    # a column with no value at all, set to numeric: every fit warns that it skips it (a library warning)
+    frame = pd.DataFrame({"x": rng.normal(size=40).round(3), "empty": [None] * 40, "y": labels})
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False)
+    ingested = ok(home, "ingest", str(path), "--name", "t", "--target", "y", "--role", "empty=numeric")
+    assert ingested["rows"] == 40 and ingested["unlabelled_rows"] == 3
+
+    done = run(home, "train", "--dataset", "t", "--trials", "2")
+    assert done.returncode == 0, done.stderr
+    for text in ("Warning", "warnings.warn", "Skipping features"):
+        assert text not in done.stderr  # nothing of scikit-learn's on the terminal ...
+    trained = json.loads(done.stdout)
+    caught = trained["library_warnings"]
+    log = Path(caught["log"])
+    assert caught["count"] >= 1 and log.parent == home / "artifacts" / "jobs"
+    assert f"{caught['count']:,} library warnings written to {log}" in done.stderr  # ... one line instead
+    assert "UserWarning: Skipping features without any observed values" in log.read_text()  # ... and found here
+    assert trained["rows"]["without_label"] == 3 and trained["rows"]["training"] + trained["rows"]["holdout"] == 37
+    assert "3 rows without a label were left out of training" in done.stderr
+
+    source, output = tmp_path / "in.csv", tmp_path / "scored.csv"
+    source.write_text("x,empty\n0.5,\n\n1.5,\n\n")
+    predicted = ok(home, "predict", "--dataset", "t", "--input", str(source), "--output", str(output))
+    assert (predicted["scored"], predicted["rejected"], predicted["blank_lines"]) == (2, 0, 2)

@@ -134,11 +134,14 @@ if source:
 result = st.session_state.get(RESULT_KEY)
 if result is not None and result.get("output"):
     st.subheader(f"Batch `{result['batch_id']}`: {result['source_file']}")
-    counts = st.columns(4)
+    blank = result.get("blank_lines") or 0
+    counts = st.columns(5 if blank else 4)
     counts[0].metric("Rows", f"{result['rows']:,}")
     counts[1].metric("Scored", f"{result['scored']:,}")
     counts[2].metric("Rejected", f"{result['rejected']:,}")
-    counts[3].metric("Model version", result["model_version"])
+    if blank:  # every line of the file is a scored row, a rejected row or blank
+        counts[3].metric("Blank lines", f"{blank:,}", help="Lines with no values at all: in neither output file.")
+    counts[-1].metric("Model version", result["model_version"])
     for note in result["notes"]:
         st.caption(note)
     output, rejected = Path(result["output"]), Path(result["rejected_output"])

@@ -22,6 +22,7 @@ from core.datasets.versions import (
     ingest,
     list_versions,
     load_frame,
+    unlabelled_rows,
 )
 from core.db.models import DatasetVersion
 from core.errors import SiftError
@@ -83,6 +84,8 @@ def _save(*, path: str, filename: str, name: str, target: str, roles: dict[str, 
         return
     if created:
         notice = f"Saved {filename} as **{version.label}** ({version.row_count:,} rows, target `{target}`)."
+        if version.unlabelled_rows:
+            notice += f" {_unlabelled_note(version.unlabelled_rows, version)}"
     else:
         notice = f"{filename} with this target and these roles is already **{version.label}**: nothing new was stored."
     st.session_state[NOTICE] = notice
@@ -149,6 +152,13 @@ def review_file(path: str, filename: str) -> None:
         width="stretch",
     )
     st.caption(f"`{target}` is stored as the target, whatever its role above says.")
+    unlabelled = int(frame[target].isna().sum())
+    if unlabelled:
+        rows = "row has" if unlabelled == 1 else "rows have"
+        st.info(
+            f"{unlabelled:,} {rows} no label in `{target}`: they will be kept in the version and left out of "
+            "training and of the holdout."
+        )
     name = st.text_input(
         "Dataset name",
         value=explore.dataset_name_from_file(filename),
@@ -238,8 +248,20 @@ def _sample_note(version: DatasetVersion) -> str:
     return f"Computed on all {version.row_count:,} rows."
 
 
+def _unlabelled_note(count: int, version: DatasetVersion) -> str:
+    rows = "row has" if count == 1 else "rows have"
+    return (
+        f"{count:,} {rows} no label in `{version.target}` ({count / max(version.row_count, 1):.1%}): "
+        "kept in this version, left out of training and of the holdout."
+    )
+
+
 def show_overview(version: DatasetVersion, ref: VersionRef) -> None:
     ov = _overview(ref)
+    with resources.sessions()() as session:
+        unlabelled = unlabelled_rows(session=session, version=version)
+    if unlabelled:
+        st.info(_unlabelled_note(unlabelled, version))
     cells = max(ov.rows * ov.columns, 1)
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Rows", f"{ov.rows:,}")

@@ -394,8 +394,9 @@ def retrain_section() -> None:
         f"A retrain trains like Start training, on champion v{counts.champion}'s data plus every labelled prediction, "
         f"except the most recent {settings.retrain_eval_fraction:.0%} of labels (at least "
         f"{settings.retrain_min_eval_rows}), kept out to judge it. The result becomes the challenger and is promoted "
-        f"only if its macro F1 is not worse than the champion's by more than {settings.retrain_tolerance:g}, on the "
-        "champion's holdout and on those recent labels."
+        f"only if none of its macro F1, ROC AUC and balanced accuracy is worse than the champion's by more than "
+        f"{settings.retrain_tolerance:g}, on the champion's holdout and, from "
+        f"{settings.retrain_min_recent_labels} of them, on those recent labels."
     )
     if decisions:
         latest = decisions[0]

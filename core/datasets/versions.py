@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import MetaData, Table, func, select
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
@@ -144,6 +144,8 @@ def ingest(
     stored = apply_conversions(frame, columns)
     for entry in columns:
         entry["dtype"] = str(stored[entry["name"]].dtype)
+        if entry["role"] == "target":  # kept in the version, left out of training: said wherever rows are counted
+            entry["unlabelled"] = int(stored[entry["name"]].isna().sum())
     latest = session.scalar(select(func.max(DatasetVersion.version)).where(DatasetVersion.name == name)) or 0
     version = DatasetVersion(
         name=name,
@@ -179,6 +181,18 @@ def get_version(*, session: Session, name: str, version: int | None = None) -> D
         what = f"{name!r} version {version}" if version else f"{name!r}"
         raise DatasetNotFound(f"No dataset {what}.{hint}")
     return found
+
+
+def unlabelled_rows(*, session: Session, version: DatasetVersion) -> int:
+    """Rows of the version without a label (an empty target): kept in the version, left out of training.
+
+    Counted at ingest; counted in the stored rows for a version ingested before that.
+    """
+    if version.unlabelled_rows is not None:
+        return version.unlabelled_rows
+    position = next(i for i, c in enumerate(version.columns) if c["name"] == version.target)
+    table = Table(version.rows_table, MetaData(), autoload_with=session.connection())
+    return int(session.scalar(select(func.count()).select_from(table).where(table.c[f"c{position}"].is_(None))))
 
 
 def load_frame(*, session: Session, version: DatasetVersion, limit: int | None = None) -> pd.DataFrame:

@@ -54,6 +54,12 @@ class DatasetVersion(Base):
     def label(self) -> str:
         return f"{self.name} v{self.version}"
 
+    @property
+    def unlabelled_rows(self) -> int | None:
+        """Rows without a label (kept, left out of training), as counted at ingest; None if not counted."""
+        target = next((c for c in self.columns if c["name"] == self.target), {})
+        return target.get("unlabelled")
+
 
 class Batch(Base):
     """One scored file: its size, outcome and the model version that scored it.

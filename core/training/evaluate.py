@@ -29,6 +29,8 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import StratifiedKFold
 
+from core.labels import as_class_texts, class_text
+
 CV_FOLDS = 5
 CURVE_POINTS = 200
 CALIBRATION_BINS = 10
@@ -41,8 +43,15 @@ CHANCE_LEVEL = 0.05  # a p-value at least this large: not clearly better than ch
 
 
 def classification_metrics(y_true: Any, proba: np.ndarray, classes: np.ndarray) -> dict[str, float]:
-    y_true = np.asarray(y_true)
-    y_pred = classes[np.argmax(proba, axis=1)]
+    """Accuracy, macro F1, balanced accuracy and ROC AUC of ``proba`` (columns in ``classes`` order).
+
+    The truth is matched to the classes first (:func:`core.labels.as_class_texts`): labels read
+    back as text (``"1"``) or typed (``1``, ``1.0``) name the same class, so no mix of types
+    reaches scikit-learn.
+    """
+    labels = np.asarray([class_text(c) for c in classes], dtype=object)
+    y_true = as_class_texts(y_true, list(classes))
+    y_pred = labels[np.argmax(proba, axis=1)]
     metrics = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "f1_macro": float(f1_score(y_true, y_pred, average="macro")),
@@ -50,10 +59,11 @@ def classification_metrics(y_true: Any, proba: np.ndarray, classes: np.ndarray) 
     }
     try:
         if len(classes) == 2:
-            metrics["roc_auc"] = float(roc_auc_score(y_true == classes[1], proba[:, 1]))
-        else:
-            metrics["roc_auc"] = float(roc_auc_score(y_true, proba, multi_class="ovr", labels=classes))
-    except ValueError:  # a class absent from the holdout
+            metrics["roc_auc"] = float(roc_auc_score(y_true == labels[1], proba[:, 1]))
+        else:  # on class positions: scikit-learn wants ``labels`` sorted, and texts of numbers sort apart
+            codes = pd.Categorical(y_true, categories=labels).codes
+            metrics["roc_auc"] = float(roc_auc_score(codes, proba, multi_class="ovr", labels=np.arange(len(labels))))
+    except ValueError:  # a class absent from the holdout, or a label the model does not know
         metrics["roc_auc"] = float("nan")
     return metrics
 

@@ -5,18 +5,22 @@ tuning), on the rows of the champion's dataset version plus every labelled predi
 dataset, except the most recent labels: those (``retrain_eval_fraction`` of them, at least
 ``retrain_min_eval_rows``) are never trained on. The holdout is the champion's own frozen
 holdout (its ``split.json``), and feedback rows that repeat a holdout row are left out of
-training so the holdout stays unseen.
+training so the holdout stays unseen. Labels are matched to the champion's classes by
+:func:`core.labels.as_classes`, so integer, boolean and text classes alike keep their type.
 
-The result is registered as the ``challenger``. Both models are then scored on (a) the
-champion's holdout and (b) the recent feedback slice; the challenger is promoted only if its
-macro F1 is not worse than the champion's on either slice by more than ``retrain_tolerance``.
-The decision, both models' metrics on both slices and the reason are stored in the alias
-history: a promotion through :func:`core.promotion.promote` (``who="retrain"``), a kept champion
-as an event of action ``not promoted`` on the ``challenger`` alias. Scoring resolves the
-champion alias, so a promotion is used by the next prediction without a restart.
+Both models are scored on (a) the champion's holdout and (b) the recent feedback slice, and
+:func:`core.promotion.decide` judges them: the challenger is promoted only if it is not worse
+beyond ``retrain_tolerance`` on macro F1, ROC AUC or balanced accuracy, on the holdout and, when
+it holds at least ``retrain_min_recent_labels`` labels, on recent feedback. The decision, both
+models' metrics on both slices and a reason naming every number are stored in the alias
+history: a promotion through :func:`core.promotion.promote` (``who="retrain"``), a kept
+champion as an event of action ``not promoted`` on the ``challenger`` alias. Scoring resolves
+the champion alias, so a promotion is used by the next prediction without a restart.
 
-Nothing touches the champion before the decision: a retrain that fails or is cancelled leaves
-the champion (and scoring) as they were.
+Nothing is registered until the challenger has been judged: the judging runs on the fitted
+pipeline before training registers it, so a retrain that fails at any step (fitting, scoring
+either slice, deciding) or is cancelled leaves the registry, the aliases, their history and
+scoring as they were.
 """
 
 from __future__ import annotations
@@ -34,13 +38,19 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import jobs, registry
+from core import jobs, promotion, registry
 from core.config import Settings
 from core.db.models import AliasEvent, Feedback, Job, Prediction
-from core.errors import ModelNotFound, NotEnoughFeedback
+from core.errors import InvalidLabel, ModelNotFound, NotEnoughFeedback
 from core.features import coerce_inputs
 from core.feedback import labelled_rows
+from core.labels import class_dtype, match_class, plain
+from core.model_card import load_holdout
+from core.promotion import JUDGED_METRICS, SLICES, Decision, promote, record_initial
+from core.scoring import load_version
+from core.training.evaluate import classification_metrics
 from core.training.progress import Progress
+from core.training.train import train
 
 RETRAIN = "retrain"  # the job kind, and who promotes in the alias history
 NOT_PROMOTED = "not promoted"
@@ -48,7 +58,7 @@ STAGE_FEEDBACK = "reading feedback"
 STAGE_COMPARING = "comparing with the champion"
 DECISION_METRIC = "f1_macro"
 METRICS = ("accuracy", "f1_macro", "balanced_accuracy", "roc_auc")
-SLICES = {"holdout": "the champion's holdout", "recent_feedback": "recent feedback"}
+ACCURACY_NOTE = "shown, not judged"
 
 
 def minimum_labels(settings: Settings) -> int:
@@ -166,7 +176,7 @@ def feedback_split(
     """
     rows = labelled_rows(session=session, dataset=dataset)
     names = [f["name"] for f in features]
-    lookup = {str(c): c for c in classes}
+    lookup: dict[str, Any] = {}  # stored label -> the champion's class, typed (None: not one of them)
     skipped: dict[str, int] = {}
     kept_inputs, kept_labels, kept_at = [], [], []
     for text, label, moment in zip(rows.inputs, rows.labels, rows.labelled_at, strict=True):
@@ -182,6 +192,11 @@ def feedback_split(
             skipped[reason] = skipped.get(reason, 0) + 1
             continue
         if label not in lookup:
+            try:
+                lookup[label] = plain(match_class(label, classes))
+            except InvalidLabel:
+                lookup[label] = None
+        if lookup[label] is None:
             reason = "label is not a class of the champion"
             skipped[reason] = skipped.get(reason, 0) + 1
             continue
@@ -197,7 +212,7 @@ def feedback_split(
             "Label more predictions on the Feedback page."
         )
     frame = pd.DataFrame(kept_inputs, columns=names)
-    frame[target] = pd.Series(kept_labels, dtype=object).to_numpy()
+    frame[target] = np.asarray(kept_labels, dtype=class_dtype(classes))  # the classes' own type, as training has it
     recent_rows = max(settings.retrain_min_eval_rows, math.ceil(len(frame) * settings.retrain_eval_fraction))
     cut = len(frame) - recent_rows
     older, recent = frame.iloc[:cut], frame.iloc[cut:].reset_index(drop=True)
@@ -220,16 +235,15 @@ def _clean(value: Any) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
 
 
-def score_slice(model: Any, frame: pd.DataFrame, target: str) -> dict[str, float | None]:
-    """Holdout-style metrics of a loaded model on labelled rows (its input columns and ``target``)."""
-    from core.training.evaluate import classification_metrics
-
-    features = model.contract["features"]
+def score_slice(
+    pipeline: Any, features: list[dict[str, Any]], frame: pd.DataFrame, truth: Any
+) -> dict[str, float | None]:
+    """Holdout-style metrics of a fitted pipeline on rows of its input columns and their true classes."""
     typed = coerce_inputs(frame[[f["name"] for f in features]], features)
-    proba = model.pipeline.predict_proba(typed)
+    proba = pipeline.predict_proba(typed)
     with warnings.catch_warnings():  # a few recent labels may all be of one class: ROC AUC is then undefined
         warnings.simplefilter("ignore", UserWarning)
-        metrics = classification_metrics(frame[target].to_numpy(), proba, model.pipeline.classes_)
+        metrics = classification_metrics(truth, proba, pipeline.classes_)
     return {key: _clean(metrics[key]) for key in METRICS}
 
 
@@ -241,23 +255,13 @@ def decide(
     champion_version: int,
     challenger_version: int,
     rows: dict[str, int],
+    min_recent_labels: int = Settings.model_fields["retrain_min_recent_labels"].default,
 ) -> tuple[bool, str]:
-    """Promote only if the challenger's macro F1 is not worse on any slice by more than ``tolerance``."""
-    worse, figures = [], []
-    for key, label in SLICES.items():
-        a, b = champion[key][DECISION_METRIC] or 0.0, challenger[key][DECISION_METRIC] or 0.0
-        figures.append(f"{b:.4f} vs {a:.4f} on {label} ({rows[key]} rows)")
-        if b < a - tolerance - 1e-12:
-            worse.append(f"{label} (macro F1 {b:.4f} vs {a:.4f}, {b - a:+.4f})")
-    if worse:
-        return False, (
-            f"Champion v{champion_version} kept: challenger v{challenger_version} is worse on {' and '.join(worse)}, "
-            f"beyond the tolerance of {tolerance:g}."
-        )
-    return True, (
-        f"Challenger v{challenger_version} promoted: macro F1 {'; '.join(figures)}; not worse than champion "
-        f"v{champion_version} beyond the tolerance of {tolerance:g} on either."
+    """:func:`core.promotion.decide` as ``(promoted, reason)``, the reason naming both versions."""
+    decision = promotion.decide(
+        champion, challenger, rows=rows, tolerance=tolerance, min_recent_labels=min_recent_labels
     )
+    return decision.promoted, decision.reason(champion_version=champion_version, challenger_version=challenger_version)
 
 
 @dataclass
@@ -273,9 +277,10 @@ class RetrainResult:
     feedback: dict[str, Any]
     rows: dict[str, int]
     training: Any  # the TrainingResult of the challenger
+    decision: Decision | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "model": self.model,
             "version": self.challenger_version,
             "aliases": [registry.CHAMPION] if self.promoted else [registry.CHALLENGER],
@@ -290,6 +295,10 @@ class RetrainResult:
             "rows": self.rows,
             "feedback": self.feedback,
         }
+        if self.decision is not None:
+            judged = self.decision.as_dict()
+            out |= {k: judged[k] for k in ("judged_metrics", "min_recent_labels", "verdicts", "notes")}
+        return out
 
 
 def _stage(progress: Progress | None, stage: str) -> None:
@@ -310,18 +319,13 @@ def retrain(
     should_stop: Callable[[], bool] | None = None,
     study_name: str | None = None,
 ) -> RetrainResult:
-    """Retrain the dataset's champion with its labelled feedback, register a challenger, and decide.
+    """Retrain the dataset's champion with its labelled feedback, judge the result, then register and decide.
 
     The budget arguments, ``progress``, ``should_stop`` and ``study_name`` are those of
-    :func:`core.training.train.train`. The caller owns the transaction, which holds the
-    decision's entry in the alias history.
+    :func:`core.training.train.train`. The challenger is judged on the fitted pipeline, before
+    training registers it: a failure anywhere up to the decision registers nothing. The caller
+    owns the transaction, which holds the decision's entry in the alias history.
     """
-    from core.model_card import load_holdout, predict_holdout
-    from core.promotion import promote, record_initial
-    from core.scoring import load_version
-    from core.training.evaluate import classification_metrics
-    from core.training.train import train
-
     _stage(progress, STAGE_FEEDBACK)
     info = _champion(settings, dataset)
     holdout = load_holdout(session=session, settings=settings, info=info)
@@ -336,6 +340,31 @@ def retrain(
         classes=list(champion.classes),
         holdout=holdout.frame,
     )
+    rows = {"holdout": len(holdout), "recent_feedback": len(split.recent)}
+    tolerance = settings.retrain_tolerance
+    judged: dict[str, Any] = {}
+
+    def judge(pipeline: Any, contract: dict[str, Any]) -> None:
+        """Score champion and challenger on the same rows of both slices and decide, before registering."""
+        _stage(progress, STAGE_COMPARING)
+        scores: dict[str, dict[str, dict[str, float | None]]] = {}
+        for role, (fitted, features) in {
+            "champion": (champion.pipeline, champion.features),
+            "challenger": (pipeline, contract["features"]),
+        }.items():
+            scores[role] = {
+                "holdout": score_slice(fitted, features, holdout.frame, holdout.y),
+                "recent_feedback": score_slice(fitted, features, split.recent, split.recent[target]),
+            }
+        judged["scores"] = scores
+        judged["decision"] = promotion.decide(
+            scores["champion"],
+            scores["challenger"],
+            rows=rows,
+            tolerance=tolerance,
+            min_recent_labels=settings.retrain_min_recent_labels,
+        )
+
     trained = train(
         session=session,
         settings=settings,
@@ -350,32 +379,18 @@ def retrain(
         study_name=study_name,
         extra_rows=split.train,
         holdout_row_ids=holdout.row_ids,
+        before_registering=judge,
     )
 
-    _stage(progress, STAGE_COMPARING)
-    challenger = load_version(settings, dataset, trained.version)
-    scores: dict[str, dict[str, dict[str, float | None]]] = {"champion": {}, "challenger": {}}
-    for role, model in (("champion", champion), ("challenger", challenger)):
-        proba = predict_holdout(model, holdout)
-        metrics = classification_metrics(holdout.y, proba, model.pipeline.classes_)
-        scores[role]["holdout"] = {key: _clean(metrics[key]) for key in METRICS}
-        scores[role]["recent_feedback"] = score_slice(model, split.recent, target)
-    rows = {"holdout": len(holdout), "recent_feedback": len(split.recent)}
-    tolerance = settings.retrain_tolerance
-    promoted, reason = decide(
-        scores["champion"],
-        scores["challenger"],
-        tolerance=tolerance,
-        champion_version=info.version,
-        challenger_version=trained.version,
-        rows=rows,
-    )
+    scores, decision = judged["scores"], judged["decision"]
+    promoted = decision.promoted
+    reason = decision.reason(champion_version=info.version, challenger_version=trained.version)
     current = registry.alias_version(settings, dataset)
     if current != info.version:  # someone moved the champion meanwhile: theirs is the decision
         promoted = False
         reason = (
             f"Challenger v{trained.version} not promoted: the champion moved from v{info.version} to v{current} "
-            "while retraining. Compare it on the Models page."
+            f"while retraining. Compare it on the Models page. {decision.figures()}"
         )
     details = {
         "source": RETRAIN,
@@ -389,6 +404,7 @@ def retrain(
         "challenger": scores["challenger"],
         "feedback": split.as_dict(),
     }
+    details |= {k: v for k, v in decision.as_dict().items() if k not in details}
     if promoted:
         promote(
             session=session,
@@ -426,6 +442,7 @@ def retrain(
         feedback=split.as_dict(),
         rows=rows,
         training=trained,
+        decision=decision,
     )
 
 
@@ -452,18 +469,32 @@ def retrain_decisions(*, session: Session, dataset: str, limit: int = 20) -> lis
                 "champion": details.get("champion") or {},
                 "challenger": details.get("challenger") or {},
                 "feedback": details.get("feedback") or {},
+                "min_recent_labels": details.get("min_recent_labels"),
+                "verdicts": details.get("verdicts") or {},
+                "notes": details.get("notes") or {},
             }
         )
     return out
 
 
 def decision_table(decision: dict[str, Any]) -> pd.DataFrame:
-    """Both models' metrics on both slices of one decision, one row per metric and slice."""
+    """Both models' metrics on both slices of one decision, one row per metric and slice, with its verdict.
+
+    ``verdict`` says how each figure weighed: not worse, worse beyond the tolerance, or not judged
+    and why (too few recent labels, undefined, accuracy only shown). Decisions stored before
+    verdicts were recorded have an empty one.
+    """
+    verdicts, notes = decision.get("verdicts") or {}, decision.get("notes") or {}
     rows = []
     for key, label in SLICES.items():
         for metric in METRICS:
             a = (decision.get("champion") or {}).get(key, {}).get(metric)
             b = (decision.get("challenger") or {}).get(key, {}).get(metric)
+            verdict = (verdicts.get(key) or {}).get(metric, "")
+            if verdicts and metric not in JUDGED_METRICS:
+                verdict = ACCURACY_NOTE
+            elif key in notes:
+                verdict = f"{verdict}: {notes[key]}"
             rows.append(
                 {
                     "slice": f"{label} ({(decision.get('rows') or {}).get(key, '?')} rows)",
@@ -471,6 +502,7 @@ def decision_table(decision: dict[str, Any]) -> pd.DataFrame:
                     "champion": a,
                     "challenger": b,
                     "difference": None if a is None or b is None else b - a,
+                    "verdict": verdict,
                 }
             )
     return pd.DataFrame(rows)

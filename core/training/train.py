@@ -29,6 +29,7 @@ from core.datasets.versions import get_version, load_frame
 from core.db.models import DatasetVersion
 from core.errors import ColumnError, TargetError, TrainingCancelled
 from core.features import coerce_inputs, feature_columns
+from core.labels import whole_classes
 from core.scoring import CONTRACT_FILE, build_contract
 from core.training import evaluate
 from core.training.budgets import resolve_budget
@@ -77,11 +78,15 @@ class TrainingResult:
     run_id: str = ""
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # {"training", "holdout", "without_label"}: rows fitted on, rows evaluated on, rows left out (no label)
+    rows: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out = {"model": self.model, "version": self.version, "aliases": self.aliases, "metrics": self.metrics}
         if self.warnings:
             out["warnings"] = self.warnings
+        if self.rows:
+            out["rows"] = self.rows
         return out
 
 
@@ -232,6 +237,7 @@ class _Split:
     X_hold: pd.DataFrame
     y_train: np.ndarray
     y_hold: np.ndarray
+    unlabelled: int = 0  # rows of the dataset version without a label: left out
 
 
 def _split(
@@ -243,7 +249,11 @@ def _split(
     extra_rows: pd.DataFrame | None = None,
     holdout_row_ids: list[int] | None = None,
 ) -> _Split:
-    frame = frame[frame[version.target].notna()]
+    labelled = frame[version.target].notna()
+    unlabelled = int((~labelled).sum())
+    frame = frame[labelled]
+    if unlabelled:  # the gaps made whole-number classes read as decimals (1.0 for 1): give them their type back
+        frame = frame.assign(**{version.target: whole_classes(frame[version.target])})
     features = feature_columns(version.columns)
     if not features:
         raise ColumnError(
@@ -278,7 +288,7 @@ def _split(
         X_train = pd.concat([X_train, coerce_inputs(extra[names], features)])  # noqa: N806
         y_train = np.concatenate([y_train, extra[version.target].to_numpy().astype(y.dtype)])
         frame = pd.concat([frame, extra])
-    return _Split(frame, features, X_train, X_hold, y_train, y_hold)
+    return _Split(frame, features, X_train, X_hold, y_train, y_hold, unlabelled=unlabelled)
 
 
 @dataclass
@@ -342,6 +352,7 @@ def train(
     budget: str | None = None,
     extra_rows: pd.DataFrame | None = None,
     holdout_row_ids: list[int] | None = None,
+    before_registering: Callable[[Pipeline, dict[str, Any]], None] | None = None,
 ) -> TrainingResult:
     """Compare the candidates on one holdout and one set of CV folds; register the winner.
 
@@ -355,6 +366,10 @@ def train(
     ``extra_rows`` (the feature columns and the target, e.g. labelled feedback) are added to the
     training part only, never to the holdout; ``holdout_row_ids`` (row ids of the dataset version)
     fix the holdout instead of drawing it, so a retrained model is judged on its champion's.
+
+    ``before_registering(pipeline, contract)`` is handed the fitted winner and its input contract
+    after everything is evaluated and before anything is logged or registered (a retrain judges
+    the challenger there): if it raises, nothing is registered.
     """
     seed = settings.seed if seed is None else seed
     trials, timeout = resolve_budget(budget, trials=trials, timeout=timeout)
@@ -440,6 +455,10 @@ def train(
             "chance": evaluate.against_chance(data.y_train, data.y_hold, winner.proba, classes, seed),
         }
 
+    names = [f["name"] for f in data.features]
+    contract = build_contract(data.frame.loc[data.X_train.index, names], data.features, list(classes))
+    if before_registering is not None:
+        before_registering(winner.pipeline, contract)
     tracker.check()  # the last moment to cancel: from here on, runs are logged and the winner registered
     tracker.stage(STAGE_REGISTERING)
     settings_params = {
@@ -469,9 +488,8 @@ def train(
     for candidate in ranked[1:]:
         candidate.run_id = registry.log_run(settings, name=dataset, run_name=candidate.name, **logged(candidate))
     report["leaderboard"] = [c.row(winner=c is winner) for c in ranked]
-    names = [f["name"] for f in data.features]
     documents = report_documents(report) | {
-        CONTRACT_FILE: build_contract(data.frame.loc[data.X_train.index, names], data.features, list(classes)),
+        CONTRACT_FILE: contract,
         "split.json": {"holdout_row_ids": [int(i) for i in data.X_hold.index], "seed": seed},
     }
     info = registry.register_model(
@@ -496,6 +514,7 @@ def train(
         run_id=info.run_id,
         leaderboard=report["leaderboard"],
         warnings=[w for w in [evaluate.chance_warning(report["chance"])] if w],
+        rows={"training": len(data.X_train), "holdout": len(data.X_hold), "without_label": data.unlabelled},
     )
 
 

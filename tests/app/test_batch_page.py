@@ -97,3 +97,25 @@ def test_an_uploaded_file_is_kept_on_disk_and_scored(trained_settings, trained_s
     assert not at.exception and not at.error
     assert [m.value for m in at.metric][:3] == ["30", "29", "1"]
     assert at.download_button(key="batch_download_scored").proto.url
+
+
+def test_blank_lines_are_counted_beside_the_scored_and_rejected_rows(
+    trained_settings, trained_sessions, tmp_path: Path
+) -> None:
+    lines = _file(tmp_path).read_text().splitlines()
+    path = tmp_path / "gaps.csv"
+    path.write_text("\n".join([*lines[:10], "", *lines[10:], "", ""]) + "\n")  # 30 rows, 3 blank lines
+    at = _page()
+    at.session_state["batch_input_path"] = str(path)
+    at.session_state["batch_input_name"] = "gaps.csv"
+    at.run()
+    at.button(key="batch_score").click().run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric} == {
+        "Rows": "30",
+        "Scored": "29",
+        "Rejected": "1",
+        "Blank lines": "3",
+        "Model version": "1",
+    }
+    assert any(c.value.startswith("3 blank lines (no values at all) skipped") for c in at.caption)

@@ -256,3 +256,17 @@ def test_a_version_a_model_was_trained_on_cannot_be_deleted(trained_settings, tr
     assert not at.exception
     assert any("cannot be deleted" in e.value for e in at.error)
     assert [v[:2] for v in _versions(trained_sessions)] == [("rice", 1)]
+
+
+def test_rows_without_a_label_are_counted_before_and_after_saving(settings, sessions, tmp_path: Path) -> None:
+    from palmerpenguins import load_penguins
+
+    path = tmp_path / "penguins.csv"
+    load_penguins().to_csv(path, index=False)  # 11 of its 344 rows have no `sex`
+    at = _data_page(**{UPLOAD_PATH: str(path), UPLOAD_NAME: "penguins.csv"})
+    at.selectbox(key="data_target_0").set_value("sex").run()
+    assert any("11 rows have no label in `sex`" in i.value for i in at.info)
+    at.button(key="data_save").click().run()
+    assert not at.exception and not at.error
+    assert any("(344 rows, target `sex`). 11 rows have no label" in s.value for s in at.success)
+    assert any("11 rows have no label in `sex` (3.2%)" in i.value for i in at.info)  # the version's overview

@@ -230,7 +230,7 @@ def test_liveness_needs_a_live_process_and_a_recent_heartbeat(trained_sessions) 
 def test_cli_train_records_a_job_and_jobs_and_cancel_commands(trained_settings, trained_sessions) -> None:
     home = trained_settings.home
     trained = ok(home, "train", "--dataset", "rice", "--trials", "1")
-    assert set(trained) == {"model", "version", "aliases", "metrics"}
+    assert set(trained) == {"model", "version", "aliases", "metrics", "rows"}
     assert trained["version"] == 2 and trained["aliases"] == ["challenger"]
 
     listed = ok(home, "jobs", "--dataset", "rice")

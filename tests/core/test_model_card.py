@@ -28,6 +28,7 @@ def test_card_has_the_data_section_and_holdout_metrics_with_intervals(trained_se
         "content_hash": stored.content_hash,
         "target": "Class",
         "rows": 3810,
+        "unlabelled_rows": 0,
         "source_file": stored.source_file,
     }
     assert {c["name"]: c["role"] for c in card.columns}["Area"] == "numeric"
@@ -121,3 +122,20 @@ def test_top_features_read_common_report_shapes() -> None:
 
 def test_md_text_keeps_user_text_on_one_inert_line() -> None:
     assert md_text("a\n# b | *c*") == "a \\# b \\| \\*c\\*"
+
+
+def test_the_card_says_how_many_rows_had_no_label(settings, sessions, tmp_path: Path) -> None:
+    from palmerpenguins import load_penguins
+
+    from core.training.train import train
+
+    path = tmp_path / "penguins.csv"
+    load_penguins().to_csv(path, index=False)  # 344 rows, 11 without `sex`
+    with sessions.begin() as session:
+        ingest(session=session, path=path, name="penguins", target="sex")
+    with sessions.begin() as session:
+        train(session=session, settings=settings, dataset="penguins", trials=1)
+    with sessions() as session:
+        card = build_card(session=session, settings=settings, dataset="penguins", version=1, resamples=50)
+    assert card.data["rows"] == 344 and card.data["unlabelled_rows"] == 11
+    assert "- **Rows:** 344, 11 without a label left out" in card.markdown()

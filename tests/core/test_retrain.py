@@ -48,21 +48,27 @@ def _score_one(settings, sessions) -> Prediction:
 
 
 def test_the_decision_rule() -> None:
-    def slices(holdout: float, recent: float) -> dict:
-        return {"holdout": {"f1_macro": holdout}, "recent_feedback": {"f1_macro": recent}}
+    def slices(holdout: float, recent: float, *, auc: float = 0.9, balanced: float = 0.9) -> dict:
+        judged = {"roc_auc": auc, "balanced_accuracy": balanced}
+        return {"holdout": {"f1_macro": holdout} | judged, "recent_feedback": {"f1_macro": recent} | judged}
 
     common = {"tolerance": 0.005, "champion_version": 1, "challenger_version": 2}
-    rows = {"holdout": 762, "recent_feedback": 12}
+    rows = {"holdout": 762, "recent_feedback": 60}
     assert decide(slices(0.9, 0.8), slices(0.9, 0.8), rows=rows, **common)[0]  # equal
     assert decide(slices(0.9, 0.8), slices(0.896, 0.9), rows=rows, **common)[0]  # within the tolerance
     promoted, reason = decide(slices(0.9, 0.8), slices(0.894, 0.9), rows=rows, **common)
     assert not promoted
-    assert reason == (
-        "Champion v1 kept: challenger v2 is worse on the champion's holdout (macro F1 0.8940 vs 0.9000, -0.0060), "
-        "beyond the tolerance of 0.005."
+    assert reason.startswith(
+        "Champion v1 kept: challenger v2 is worse beyond the tolerance of 0.005 on the champion's holdout in "
+        "macro F1 (-0.0060). Challenger vs champion on the champion's holdout (762 rows): macro F1 0.8940 vs 0.9000 "
+        "(-0.0060), ROC AUC 0.9000 vs 0.9000 (+0.0000), balanced accuracy 0.9000 vs 0.9000 (+0.0000); on recent "
+        "feedback (60 labels): macro F1 0.9000 vs 0.8000 (+0.1000)"
     )
+    promoted, reason = decide(slices(0.9, 0.8), slices(0.9, 0.7), rows=rows, **common)
+    assert not promoted and "worse beyond the tolerance of 0.005 on recent feedback in macro F1 (-0.1000)" in reason
     promoted, reason = decide(slices(0.9, 0.8), slices(0.95, 0.85), rows=rows, **common)
-    assert promoted and reason.startswith("Challenger v2 promoted: macro F1 0.9500 vs 0.9000 on the champion's holdout")
+    assert promoted and reason.startswith("Challenger v2 promoted: not worse than champion v1 beyond the tolerance")
+    assert "macro F1 0.9500 vs 0.9000 (+0.0500)" in reason
 
 
 def test_recent_feedback_is_never_trained_on_nor_a_holdout_row(trained_settings, trained_sessions, tmp_path) -> None:
@@ -101,7 +107,9 @@ def test_a_worse_challenger_stays_challenger_and_a_better_one_is_promoted_and_sc
     worse = _retrain(trained_settings, trained_sessions)
     assert (worse.challenger_version, worse.champion_version, worse.promoted) == (2, 1, False)
     assert worse.challenger["holdout"]["f1_macro"] < worse.champion["holdout"]["f1_macro"] - 0.005
-    assert worse.reason.startswith("Champion v1 kept: challenger v2 is worse on the champion's holdout")
+    assert worse.reason.startswith("Champion v1 kept: challenger v2 is worse beyond the tolerance of 0.005 on the ")
+    assert "the champion's holdout in macro F1" in worse.reason
+    assert "on recent feedback (1524 labels): macro F1" in worse.reason  # enough recent labels: judged too
     assert worse.rows == {"holdout": 762, "recent_feedback": 1524}
     assert worse.feedback["holdout_duplicates"] > 0
     assert registry.alias_version(trained_settings, "rice") == 1

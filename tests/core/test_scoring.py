@@ -173,7 +173,7 @@ def test_check_inputs_rejects_unreadable_values_and_flags_unseen_ones() -> None:
         "n: outside training range",
         "",
         "d: outside training dates",
-        "",
+        "mostly missing: 2 of 3 inputs empty",  # scored on imputed values more than its own
     ]
     assert typed["n"].iloc[0] == 1.5  # the training file's number style
     assert typed["d"].iloc[2] == pd.Timestamp("2024-06-01")  # ISO dates are read too
@@ -291,6 +291,79 @@ def test_empty_lines_of_a_spreadsheet_export_are_rejected_not_scored(
         scoring.score_values(session=session, model=model, values=dict.fromkeys(FEATURES), source="api")
 
 
+def test_blank_lines_are_counted_so_every_line_of_the_file_is_accounted_for(
+    trained_settings, trained_sessions, tmp_path: Path
+) -> None:
+    lines = _rice(8).to_csv(index=False, lineterminator="\n").splitlines()
+    header, rows = lines[0], lines[1:]
+    rows[5] = ",,,,,,"  # no value at all, but fields: a rejected row, as before
+    # blank lines in the middle, at the chunk boundaries (3 rows a chunk), spaces only, and at the end
+    body = [rows[0], "", rows[1], rows[2], "", "   ", rows[3], rows[4], rows[5], "", rows[6], rows[7], "", "\t", ""]
+    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text("\n".join([header, *body]) + "\n")
+    result = _score(trained_settings, trained_sessions, source, output, chunk_size=3)
+    assert (result["scored"], result["rejected"], result["blank_lines"]) == (7, 1, 7)
+    assert result["scored"] + result["rejected"] + result["blank_lines"] == len(body)
+    assert any(note.startswith("7 blank lines") for note in result["notes"])
+    assert len(pd.read_csv(output)) == 7 and len(pd.read_csv(rejected_path(output))) == 1
+
+    # CRLF line breaks, no line break after the last row, and a value spanning lines are not blank lines
+    frame = _rice(4)
+    frame["note"] = ["one", "two\r\n\r\nlines", "three", "four"]
+    text = frame.to_csv(index=False, lineterminator="\r\n").rstrip("\r\n")
+    first, rest = text.split("\r\n", 1)
+    source.write_bytes(f"{first}\r\n\r\n{rest}".encode())
+    result = _score(trained_settings, trained_sessions, source, tmp_path / "out2.csv", chunk_size=2)
+    assert (result["scored"], result["rejected"], result["blank_lines"]) == (4, 0, 1)
+
+
+def test_the_output_files_carry_the_cells_exactly_as_written(trained_settings, trained_sessions, tmp_path) -> None:
+    header = ",".join(["id", *FEATURES, "note"])
+    first = _rice(3).astype(str).to_numpy().tolist()
+    first[0][0] = "15231.0"  # Area: a whole number written with a decimal
+    first[1][1] = " 525.5 "  # Perimeter: spaces around a number
+    first[2][0] = "lots"  # Area: unreadable, so the row is rejected
+    ids, notes = ["007", "A-1 ", "  x"], ["NA", "35.0", '"with, comma"']
+    text = header + "\n" + "\n".join(",".join([i, *row, n]) for i, row, n in zip(ids, first, notes, strict=True))
+    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text(text + "\n")
+    result = _score(trained_settings, trained_sessions, source, output)
+    assert (result["scored"], result["rejected"]) == (2, 1)
+    scored = pd.read_csv(output, dtype=str, keep_default_na=False)
+    rejected = pd.read_csv(rejected_path(output), dtype=str, keep_default_na=False)
+    assert scored["id"].tolist() == ["007", "A-1 "] and rejected["id"].tolist() == ["  x"]
+    assert scored["note"].tolist() == ["NA", "35.0"] and rejected["note"].tolist() == ["with, comma"]
+    assert scored["Area"].tolist()[0] == "15231.0" and scored["Perimeter"].tolist()[1] == " 525.5 "
+    assert rejected["Area"].tolist() == ["lots"]
+    with trained_sessions() as session:  # the ledger keeps the values as the model read them
+        inputs = [json.loads(p.inputs) for p in session.scalars(select(Prediction).order_by(Prediction.id))]
+    assert inputs[0]["Area"] == 15231 and inputs[1]["Perimeter"] == 525.5
+
+    # a quoted value after a space (past the rows the format is sniffed on) is read as quoted, as
+    # the model's reading does, so every row keeps its own cells
+    plain = [",".join([f"p{i}", *first[0], "n"]) for i in range(250)]
+    source.write_text("\n".join([header, *plain, ",".join(["a", *first[0], ' "q, r"'])]) + "\n")
+    result = _score(trained_settings, trained_sessions, source, tmp_path / "out2.csv", chunk_size=100)
+    assert result["scored"] == 251
+    assert pd.read_csv(tmp_path / "out2.csv", dtype=str)["note"].tolist()[-2:] == ["n", "q, r"]
+
+
+def test_a_row_with_most_inputs_empty_is_scored_and_flagged(trained_settings, trained_sessions, tmp_path) -> None:
+    frame = _rice(3).astype(object)
+    frame.loc[0, FEATURES[:4]] = None  # 4 of 7 empty: more than half
+    frame.loc[1, FEATURES[:3]] = None  # 3 of 7: not flagged
+    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
+    frame.to_csv(source, index=False)
+    result = _score(trained_settings, trained_sessions, source, output)
+    assert (result["scored"], result["rejected"]) == (3, 0)
+    flags = pd.read_csv(output, keep_default_na=False)["flags"].tolist()
+    assert flags == [f"{scoring.MOSTLY_MISSING}: 4 of 7 inputs empty", "", ""]
+    values = dict.fromkeys(FEATURES) | {"Area": 15231, "Extent": 0.57}
+    with trained_sessions.begin() as session:
+        row = score_row(session=session, settings=trained_settings, dataset="rice", values=values)
+    assert row.flags == ["mostly missing: 5 of 7 inputs empty"]
+
+
 def test_dates_categories_and_ranges_in_a_file(events_settings, events_sessions, tmp_path: Path) -> None:
     frame = pd.DataFrame(
         {
@@ -372,7 +445,8 @@ def test_every_export_is_safe_in_a_spreadsheet(events_settings, events_sessions,
     assert header.startswith('"size","colour","when","\'=bad header"')
     scored = pd.read_csv(output, keep_default_na=False)
     assert scored["colour"].tolist() == ["'@SUM(A1)", "-2.5", "'+red"]
-    assert scored["'=bad header"].astype(str).tolist() == ["-1", "ok", "x"]  # the reader strips spaces and tabs
+    # the cells as written: a leading tab is kept, and neutralised like any formula prefix
+    assert scored["'=bad header"].astype(str).tolist() == ["-1", "ok", "'\tx"]
     assert scored["size"].tolist() == [60, -3, 20]  # numbers, negative ones included, stay numbers
     assert "\n-3," in text.replace('"', "")
     rejected = pd.read_csv(rejected_path(output), keep_default_na=False)

@@ -185,7 +185,8 @@ def retrain(j: Journey) -> None:
     expect(j.page.get_by_text("Retrain job 2: rice v1 · done")).to_be_visible(timeout=RETRAIN_TIMEOUT_MS)
     expect(j.page.get_by_text("Latest decision")).to_be_visible()
     # the decision and its reason, in the retrain section and in the job's panel
-    expect(j.page.get_by_text(re.compile(r"^Challenger v2 (promoted|not promoted): "))).to_have_count(2)
+    decided = re.compile(r"^(Challenger v2 (promoted|not promoted)|Champion v1 kept): ")
+    expect(j.page.get_by_text(decided)).to_have_count(2)
     j.snap("retrain-decision")
 
 

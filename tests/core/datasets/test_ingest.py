@@ -401,3 +401,23 @@ def test_percentages_and_amounts_are_numbers_at_ingest_and_when_scoring(sessions
     assert reasons.tolist() == ["", ""]
     assert typed["share"].tolist() == [12, 7.5] and typed["amount"].tolist() == [1234.5, -5]
     assert typed["fee"].tolist() == [3, 4]
+
+
+def test_rows_without_a_label_are_kept_and_counted(sessions, tmp_path: Path) -> None:
+    from palmerpenguins import load_penguins
+
+    from core.datasets.versions import unlabelled_rows
+
+    path = tmp_path / "penguins.csv"
+    load_penguins().to_csv(path, index=False)  # 11 of its 344 rows have no `sex`
+    version, created, frame = _ingest(sessions, path, name="penguins", target="sex")
+    assert created and version.row_count == 344 and len(frame) == 344  # kept: they may be labelled later
+    assert version.unlabelled_rows == 11 and int(frame["sex"].isna().sum()) == 11
+    with sessions() as session:
+        assert unlabelled_rows(session=session, version=version) == 11
+    with sessions.begin() as session:  # a version ingested before the count was kept: counted in its rows
+        stored = get_version(session=session, name="penguins")
+        stored.columns = [{k: v for k, v in c.items() if k != "unlabelled"} for c in stored.columns]
+    with sessions() as session:
+        stored = get_version(session=session, name="penguins")
+        assert stored.unlabelled_rows is None and unlabelled_rows(session=session, version=stored) == 11

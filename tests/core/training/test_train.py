@@ -186,3 +186,14 @@ def test_text_only_dataset_with_numeric_labels(settings, sessions, tmp_path: Pat
 def test_load_report_of_an_unknown_version_is_a_user_error(trained_settings) -> None:
     with pytest.raises(ModelNotFound):
         load_report(trained_settings, "rice", 9)
+
+
+def test_rows_without_a_label_are_left_out_and_counted(settings, sessions, tmp_path: Path) -> None:
+    from palmerpenguins import load_penguins
+
+    ingest_frame(sessions, tmp_path, load_penguins(), "penguins", "sex")  # 344 rows, 11 without `sex`
+    with sessions.begin() as session:
+        result = train(session=session, settings=settings, dataset="penguins", trials=TEST_TRIALS)
+    assert result.rows["without_label"] == 11
+    assert result.rows["training"] + result.rows["holdout"] == 333
+    assert result.as_dict()["rows"] == result.rows
