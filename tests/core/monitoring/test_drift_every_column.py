@@ -244,3 +244,39 @@ def test_a_column_evidently_cannot_measure_is_not_tested_and_the_rest_are_measur
     result = compute_drift(reference, current, features)
     assert result.drifted == ["x"] and result.skipped["note"].startswith("drift could not be measured")
     assert result.html().lstrip().startswith("<!DOCTYPE html>")  # the report of what was measured
+
+
+def test_a_windows_tests_are_held_together_so_one_borderline_feature_among_many_is_not_drift() -> None:
+    """Twelve features at p < 0.05 each: one of them is 'significant' about every other window when
+    nothing moved. Holm's correction keeps a borderline p-value from drifting; a real shift still does."""
+    rng = np.random.default_rng(12)
+    names = [f"x{i}" for i in range(12)]
+    features = [{"name": n, "role": "numeric"} for n in names]
+    reference = pd.DataFrame({n: rng.normal(size=5000) for n in names})
+    calm = pd.DataFrame({n: rng.normal(size=200) for n in names})
+    # the smallest nudge of x0 that K-S alone calls drift (p < 0.05) with an effect of at least MIN_EFFECT
+    for nudge in np.arange(0.10, 0.40, 0.01):
+        nudged = calm.assign(x0=calm["x0"] + nudge)
+        column = compute_drift(reference, nudged, features).columns["x0"]
+        if column.score < 0.05 and column.effect >= MIN_EFFECT:
+            break
+    else:
+        pytest.fail("no nudge made x0 significant on its own")
+    assert column.score > 0.05 / 12  # borderline: significant alone, not among twelve
+    assert not column.drifted and "held together (Holm)" in column.note
+
+    shifted = compute_drift(reference, calm.assign(x0=calm["x0"] + 3), features)
+    assert shifted.drifted == ["x0"]
+
+
+def test_a_column_constant_in_the_window_measures_without_numpy_warnings() -> None:
+    """Evidently's report correlates the window's numbers; a column that does not vary there (a count
+    that is 0 in all 200 rows of a window, as in an insurance table's rare products) divided by zero."""
+    rng = np.random.default_rng(3)
+    reference = pd.DataFrame({"x": rng.normal(size=2000), "rare": rng.poisson(0.05, size=2000) + rng.normal(size=2000)})
+    current = pd.DataFrame({"x": rng.normal(size=200), "rare": np.zeros(200)})
+    features = [{"name": "x", "role": "numeric"}, {"name": "rare", "role": "numeric"}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = compute_drift(reference, current, features)
+    assert result.drifted == ["rare"]
