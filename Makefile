@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 PORT ?= 8501
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test test-pg test-e2e lint format bench clean
+.PHONY: help run demo test test-pg test-e2e test-real lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ test-pg: $(VENV)/.dev ## run the core suite and the shared-tuning tests on Postg
 
 test-e2e: $(VENV)/.dev ## drive the real app in headless Chromium (Debian's chromium package)
 	$(BIN)/python -m pytest -m e2e
+
+test-real: $(VENV)/.dev ## the whole loop on a dozen public tables that packages ship (two at a time)
+	$(BIN)/python -m pytest -m real -n 2 tests/real
 
 lint: $(VENV)/.dev ## ruff: lint and format check
 	$(BIN)/ruff check .
