@@ -413,12 +413,12 @@ def compare(
 JUDGED_METRICS = ("f1_macro", "roc_auc", "balanced_accuracy")  # the selection metric first
 SLICES = {"holdout": "the champion's holdout", "recent_feedback": "recent feedback"}
 NOT_WORSE, WORSE, NOT_JUDGED = "not worse", "worse beyond the tolerance", "not judged"
-IN_A_SENTENCE = {
-    "accuracy": "accuracy",
-    "f1_macro": "macro F1",
-    "balanced_accuracy": "balanced accuracy",
-    "roc_auc": "ROC AUC",
-}
+
+
+def _in_a_sentence(metric: str) -> str:
+    """A metric's name (:data:`METRICS`) inside a sentence: 'macro F1', 'balanced accuracy', 'ROC AUC'."""
+    name = METRICS[metric]
+    return name if name.split()[0].isupper() else name[0].lower() + name[1:]
 
 
 @dataclass
@@ -451,7 +451,7 @@ class Decision:
 
     def _figure(self, key: str, metric: str) -> str:
         a, b = self.champion.get(key, {}).get(metric), self.challenger.get(key, {}).get(metric)
-        name = IN_A_SENTENCE[metric]
+        name = _in_a_sentence(metric)
         if a is None or b is None:
             return f"{name} {_shown(b)} vs {_shown(a)} (undefined: not judged)"
         return f"{name} {b:.4f} vs {a:.4f} ({b - a:+.4f})"
@@ -481,7 +481,7 @@ class Decision:
             )
         else:
             worse = [
-                f"{SLICES[key]} in " + " and ".join(f"{IN_A_SENTENCE[m]} ({self._change(key, m)})" for m in metrics)
+                f"{SLICES[key]} in " + " and ".join(f"{_in_a_sentence(m)} ({self._change(key, m)})" for m in metrics)
                 for key, metrics in self.worse.items()
             ]
             head = (
