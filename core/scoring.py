@@ -650,7 +650,7 @@ class FileScan:
     """What one pass over a batch file's bytes tells before it is parsed."""
 
     digest: str  # sha256 of the file
-    lines: int  # line breaks (\n, \r\n or a lone \r), plus a last line without one
+    lines: int  # line breaks (\n, \r\n, or a lone \r unless lines end with \n), plus a last line without one
     quoted: bool  # it holds a quote character: values may span lines
     space_before_quote: bool  # a quote after spaces at a field's start (read as quoting only past the spaces)
 
@@ -660,8 +660,11 @@ def _wide(encoding: str) -> bool:
     return codecs.lookup(encoding).name.replace("_", "-").startswith(("utf-16", "utf-32"))
 
 
-def _breaks(text: str | bytes) -> int:
+def _breaks(text: str | bytes, line_end: str | None = None) -> int:
+    """Line breaks in ``text``: with ``line_end`` "\n" (:attr:`CsvFormat.line_end`) a lone \r is part of a value."""
     newline, cr = ("\n", "\r") if isinstance(text, str) else (b"\n", b"\r")
+    if line_end == "\n":
+        return text.count(newline)
     return text.count(newline) + text.count(cr) - text.count(cr + newline)
 
 
@@ -680,7 +683,7 @@ def scan_file(path: str | Path, fmt: CsvFormat) -> FileScan:
             text = decoder.decode(block) if decoder is not None else block
             if not text:
                 continue
-            lines += _breaks(text) - (last[-1:] + text[:1] == ("\r\n" if wide else b"\r\n"))
+            lines += _breaks(text, fmt.line_end) - (last[-1:] + text[:1] == ("\r\n" if wide else b"\r\n"))
             quoted = quoted or ('"' if wide else b'"') in text
             spaced = spaced or (quoted and spaced_quote.search(tail + text) is not None)
             tail, last = text[-64:], text
@@ -748,14 +751,14 @@ def _cells_as_written(
         yield from reader
 
 
-def _cell_breaks(cells: pd.DataFrame) -> int:
+def _cell_breaks(cells: pd.DataFrame, line_end: str | None) -> int:
     """Line breaks inside the cells (quoted values that span lines)."""
     total = 0
     for position in range(cells.shape[1]):
         column = cells.iloc[:, position]
         has = column.str.contains("[\r\n]", regex=True)
         if has.any():
-            total += int(sum(_breaks(v) for v in column[has]))
+            total += int(sum(_breaks(v, line_end) for v in column[has]))
     return total
 
 
@@ -840,6 +843,7 @@ class _Reader(_Worker):
         done: dict[int, BatchChunk],
         *,
         quoted: bool,
+        line_end: str | None,
     ):
         super().__init__("sift-batch-reader", PENDING_CHUNKS)
         self.chunks = chunks
@@ -847,6 +851,7 @@ class _Reader(_Worker):
         self.model = model
         self.done = done
         self.quoted = quoted
+        self.line_end = line_end
 
     def _offer(self, item: Any) -> bool:
         while not self.stop.is_set():
@@ -865,7 +870,7 @@ class _Reader(_Worker):
                 if cells is None or len(cells) != len(frame):  # cannot happen with the same parser rules
                     raise RuntimeError(f"chunk {number + 1}: the cells as written do not match the rows read")
                 cells.index = frame.index
-                breaks = _cell_breaks(cells) if self.quoted else 0
+                breaks = _cell_breaks(cells, self.line_end) if self.quoted else 0
                 chunk = _predict_chunk(self.model, number, first_row, frame, cells, breaks, self.done.get(number))
                 first_row += len(frame)
                 if not self._offer(chunk):
@@ -1125,7 +1130,9 @@ def score_file(
     )
     output, rejected = CsvOutput(output_path), CsvOutput(rejected_path(output_path))
     cells = _cells_as_written(input_path, read_as, chunk_size, skip_initial_space=scan.space_before_quote)
-    reader = _Reader(itertools.chain([first], chunks), cells, model, done, quoted=scan.quoted)
+    reader = _Reader(
+        itertools.chain([first], chunks), cells, model, done, quoted=scan.quoted, line_end=read_as.line_end
+    )
     writer = _FileWriter(model, output, rejected, renames)
     expected = max(scan.lines - 1, 1)
     rows = breaks = 0
@@ -1160,7 +1167,7 @@ def score_file(
         totals = _complete(session, batch)
     # every line of the file is the header, a row (scored or rejected), part of a value that spans
     # lines, or blank (empty, or spaces only): the parser skips blank lines, so they are counted here
-    header = 1 + sum(_breaks(name) for name in fmt.names)
+    header = 1 + sum(_breaks(name, fmt.line_end) for name in fmt.names)
     blank = max(scan.lines - header - rows - breaks, 0)
     notes = []
     if blank:

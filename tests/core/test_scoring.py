@@ -316,6 +316,13 @@ def test_blank_lines_are_counted_so_every_line_of_the_file_is_accounted_for(
     result = _score(trained_settings, trained_sessions, source, tmp_path / "out2.csv", chunk_size=2)
     assert (result["scored"], result["rejected"], result["blank_lines"]) == (4, 0, 1)
 
+    # a lone carriage return inside a value of a line-feed file (written unquoted) is not a line break
+    frame["note"] = ["one", "two\rparts", "three", "fo\rur"]
+    source.write_text(frame.to_csv(index=False, lineterminator="\n"))
+    result = _score(trained_settings, trained_sessions, source, tmp_path / "out3.csv", chunk_size=2)
+    assert (result["scored"], result["rejected"], result["blank_lines"]) == (4, 0, 0)
+    assert pd.read_csv(tmp_path / "out3.csv", lineterminator="\n")["note"].tolist() == frame["note"].tolist()
+
 
 def test_the_output_files_carry_the_cells_exactly_as_written(trained_settings, trained_sessions, tmp_path) -> None:
     header = ",".join(["id", *FEATURES, "note"])
