@@ -28,6 +28,40 @@ def probability_bar(probabilities: dict[str, float], predicted: str) -> go.Figur
     return fig
 
 
+UNIT_WORDS = {
+    "probability": "the probability of {predicted}",
+    "log-odds": "the log-odds of {predicted}",
+}
+UNIT_MEANINGS = {
+    "probability": (
+        "Each number is how much the column's value moves the probability of {predicted} (0 to 1), compared "
+        "with the column at its typical training value."
+    ),
+    "log-odds": (
+        "Each number is in log-odds: the model's score for {predicted} before it becomes a probability. "
+        "+0.7 about doubles the odds of {predicted}, -0.7 about halves them; they add up across columns."
+    ),
+}
+
+
+def unit_words(unit: str, predicted: str) -> str:
+    """What a reason's number moves, in words: ``the probability of Gentoo``."""
+    return UNIT_WORDS.get(unit, f"the {unit} of {{predicted}}").format(predicted=predicted)
+
+
+def unit_meaning(unit: str, predicted: str) -> str:
+    """One or two sentences on how to read the reasons' numbers."""
+    return UNIT_MEANINGS.get(unit, "Each number is in {unit}, towards {predicted}.").format(
+        unit=unit, predicted=predicted
+    )
+
+
+def reason_sentence(label: str, contribution: float, predicted: str, unit: str) -> str:
+    """``island = Biscoe pushes the probability of Gentoo up by 0.12``."""
+    direction = "up" if contribution >= 0 else "down"
+    return f"{label} pushes {unit_words(unit, predicted)} {direction} by {abs(contribution):.2g}"
+
+
 def contribution_bar(reasons: list[tuple[str, float]], predicted: str, unit: str) -> go.Figure:
     """Top reasons of one prediction: (label, contribution), largest first; positive pushes towards ``predicted``."""
     labels = [label for label, _ in reasons][::-1]
@@ -39,10 +73,11 @@ def contribution_bar(reasons: list[tuple[str, float]], predicted: str, unit: str
             y=labels,
             orientation="h",
             marker_color=colors,
-            text=[f"{v:+.3g}" for v in values],
+            text=[f"{v:+.3g}" if v else "0" for v in values],  # never "-0"
             textposition="outside",
             cliponaxis=False,
-            hovertemplate="%{y}: %{x:+.4g}<extra></extra>",
+            hovertext=[reason_sentence(label, v, predicted, unit) for label, v in zip(labels, values, strict=True)],
+            hovertemplate="%{hovertext}<extra></extra>",
         )
     )
     # room beyond the longest bar on each side, so a value label never covers the feature names
@@ -50,7 +85,7 @@ def contribution_bar(reasons: list[tuple[str, float]], predicted: str, unit: str
     room = 0.2 * ((high - low) or 1.0)
     fig.update_layout(
         xaxis={
-            "title": f"towards {predicted} ({unit})",
+            "title": f"change in {unit_words(unit, predicted)}",
             "zeroline": True,
             "range": [low - room if low < 0 else 0, high + room if high > 0 else 0],
         },

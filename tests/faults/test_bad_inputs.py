@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import MetaData, Table, inspect, select
 from streamlit.testing.v1 import AppTest
 
+from app.ui.state import Scope
 from core import cli
 from core.config import REPO_ROOT
 from core.datasets.versions import get_version, list_versions
@@ -220,6 +221,9 @@ def test_batch_inputs_through_the_cli(name: str, events_sessions, tmp_path, caps
         assert rejected["reason"].tolist() == ["size: 'big' is not a number", "size: '=9*9' is not a number"]
 
 
+BATCH = Scope("batch", {"dataset": "events", "version": 1})  # the Batch page's state for the events champion
+
+
 def test_batch_page_refuses_a_missing_column_and_scores_the_rest(events_sessions, tmp_path) -> None:
     sessions = events_sessions
     at = AppTest.from_file(ENTRY, default_timeout=120)
@@ -230,17 +234,17 @@ def test_batch_page_refuses_a_missing_column_and_scores_the_rest(events_sessions
         source = tmp_path / name / "in.csv"
         source.parent.mkdir()
         change(_events_rows()).to_csv(source, index=False)
-        at.session_state["batch_input_path"] = str(source)
-        at.session_state["batch_input_name"] = f"{name}.csv"
-        at.session_state["batch_result"] = None
+        at.session_state[BATCH.key("input_path")] = str(source)
+        at.session_state[BATCH.key("input_name")] = f"{name}.csv"
+        at.session_state[BATCH.key("result")] = None
         at.run()
         assert not at.exception
         if refused:
             assert any("'colour'" in e.value for e in at.error)
-            assert not [b for b in at.button if b.key == "batch_score"]
+            assert not [b for b in at.button if b.key == BATCH.key("score")]
             assert fingerprint(sessions) == before
             continue
-        at.button(key="batch_score").click().run()
+        at.button(key=BATCH.key("score")).click().run()
         assert not at.exception and not at.error, [e.value for e in at.error]
         scored = pd.read_csv(tmp_path / name / f"{name}.scored.csv", keep_default_na=False, dtype=str)
         assert any("unseen category" in f for f in scored["flags"])
