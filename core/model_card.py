@@ -12,6 +12,7 @@ The holdout helpers here are also used to compare versions and to check exports.
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from core.errors import DatasetNotFound, SiftError
 from core.features import coerce_inputs
 from core.scoring import LoadedModel, load_version
 from core.training.evaluate import chance_summary, chance_warning
+from core.training.factories import LABELS as ESTIMATOR_LABELS
 
 SPLIT_FILE = "split.json"
 CONFUSION_FILE = "confusion_matrix.json"
@@ -38,8 +40,37 @@ RESAMPLES = 200
 Z_95 = 1.959963984540054
 METRICS = promotion.METRICS
 TOP_FEATURES = 10
-# run parameters that describe the budget and the split rather than the model
-BUDGET_PARAMS = ("budget", "trials", "timeout", "seed", "holdout_fraction", "cv_folds", "study_name")
+# run parameters that describe how the model was trained rather than the model, in the analyst's words
+TRAINING_PARAMS = {
+    "budget": "budget",
+    "trials": "XGBoost trials asked for",
+    "trials_run": "XGBoost trials run",
+    "timeout": "time limit (seconds)",
+    "holdout_fraction": "share of rows held out",
+    "holdout": "holdout",
+    "cv_folds": "cross-validation folds",
+    "class_weight": "class weighting",
+    "seed": "random seed",
+    "study_name": "tuning study",
+}
+# run parameters that are Sift's bookkeeping or a library's plumbing, not a choice about the model:
+# the estimator is in the card's header, the feedback rows in its data section, the seed above
+HIDDEN_PARAMS = frozenset(
+    {
+        "estimator",
+        "extra_rows",
+        "random_state",
+        "n_jobs",
+        "verbose",
+        "verbosity",
+        "warm_start",
+        "enable_categorical",
+        "missing",
+        "validate_parameters",
+    }
+)
+PLACEHOLDERS = frozenset({"deprecated", "warn", "nan", "None"})  # values that mean "not set"
+OBJECTIVE = "objective"
 
 
 # --- the holdout ----------------------------------------------------------------------------
@@ -276,10 +307,11 @@ def build_card(
     except DatasetNotFound as exc:
         notes.append(str(exc))
 
-    metrics, holdout_rows, classes = _logged_metrics(info), None, []
+    metrics, holdout_rows, classes, fitted = _logged_metrics(info), None, [], None
     metrics_note = "Metrics as logged at training time (no interval: the holdout could not be rescored)."
     try:
         model = load_version(settings, dataset, version)
+        fitted = model.pipeline
         classes = [str(c) for c in model.classes]
         holdout = load_holdout(session=session, settings=settings, info=info)
         proba = predict_holdout(model, holdout)
@@ -297,8 +329,9 @@ def build_card(
     except Exception:  # not every run logs it; MLflow raises its own types
         confusion = None
     report = _training_report(settings, dataset, version)
-    budget = {k: v for k, v in info.params.items() if k in BUDGET_PARAMS}
-    hyperparameters = {k: v for k, v in info.params.items() if k not in BUDGET_PARAMS}
+    budget, hyperparameters = describe_params(info.params, fitted)
+    if data is not None:
+        data["feedback_rows"] = _whole(info.params.get("extra_rows"))
     cv = info.metrics.get("cv_f1_macro")
     return ModelCard(
         model=dataset,
@@ -307,7 +340,7 @@ def build_card(
         run_id=info.run_id,
         created_at=info.created_at.to_pydatetime() if info.created_at is not None else None,
         code_version=info.tags.get("sift.code_version", "unknown"),
-        estimator=info.tags.get("sift.estimator", "unknown"),
+        estimator=ESTIMATOR_LABELS.get(info.tags.get("sift.estimator", ""), info.tags.get("sift.estimator", "unknown")),
         data=data,
         columns=columns,
         metrics=metrics,
@@ -324,6 +357,62 @@ def build_card(
         chance=_get(report, "chance"),
         notes=notes,
     )
+
+
+def describe_params(params: dict[str, str], pipeline: Any = None) -> tuple[dict[str, str], dict[str, str]]:
+    """(how it was trained, the model's settings) from a run's parameters, in the analyst's words.
+
+    Bookkeeping and plumbing keys are left out (:data:`HIDDEN_PARAMS`), as are placeholder values.
+    The objective is the one the fitted ``pipeline`` really used (XGBoost logs its unfitted default,
+    ``binary:logistic``, even for three classes); without a fitted pipeline to read it from, it is
+    left out rather than shown wrong.
+    """
+    training: dict[str, str] = {}
+    model: dict[str, str] = {}
+    for key, value in params.items():
+        if key in TRAINING_PARAMS:
+            training[TRAINING_PARAMS[key]] = _training_value(key, value)
+        elif key not in HIDDEN_PARAMS and key != OBJECTIVE and str(value) not in PLACEHOLDERS:
+            model[key] = str(value)
+    objective = fitted_objective(pipeline) if pipeline is not None else None
+    if objective:
+        model[OBJECTIVE] = objective
+    order = list(TRAINING_PARAMS.values())
+    return dict(sorted(training.items(), key=lambda item: order.index(item[0]))), model
+
+
+def _training_value(key: str, value: str) -> str:
+    if key == "holdout_fraction":
+        try:
+            return f"{float(value):.0%}"
+        except ValueError:
+            return value
+    if key == "holdout" and value == "given":
+        return "the champion's holdout rows (compared on the same rows)"
+    if key == "class_weight":
+        return "balanced (rows weighted by the inverse of their class's frequency)" if value == "balanced" else value
+    return value
+
+
+def fitted_objective(pipeline: Any) -> str | None:
+    """The learning objective a fitted XGBoost model used (from its booster), or None for other models."""
+    steps = getattr(pipeline, "steps", None)
+    model = steps[-1][1] if steps else pipeline
+    model = getattr(model, "estimator_", model)  # EncodedLabelClassifier wraps the XGBClassifier
+    if not hasattr(model, "get_booster"):
+        return None
+    try:
+        config = json.loads(model.get_booster().save_config())
+        return str(config["learner"]["objective"]["name"])
+    except (ValueError, AttributeError, KeyError, TypeError):  # not fitted, or a config of another shape
+        return None
+
+
+def _whole(value: Any) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _logged_metrics(info: registry.ModelVersionInfo) -> list[MetricEstimate]:
@@ -484,9 +573,15 @@ def render_markdown(card: ModelCard) -> str:
             f"- **Content hash:** `{md_text(d['content_hash'])}`",
             f"- **Target:** {md_text(d['target'])}",
             f"- **Rows:** {d['rows']:,}"
+            + (" from the file" if d.get("feedback_rows") else "")
             + (f", {d['unlabelled_rows']:,} without a label left out" if d.get("unlabelled_rows") else ""),
-            "",
         ]
+        if d.get("feedback_rows"):
+            out += [
+                f"- **Rows from feedback:** {d['feedback_rows']:,} labelled predictions, added to training only "
+                "(never to the holdout)"
+            ]
+        out += [""]
         if card.classes:
             out += ["**Classes:** " + ", ".join(md_text(c) for c in card.classes), ""]
         out += ["**Columns and their roles:**", ""]
@@ -536,14 +631,12 @@ def render_markdown(card: ModelCard) -> str:
 
     out += ["## Training", ""]
     if card.budget:
-        out += [
-            "**Budget and split:** " + ", ".join(f"{md_text(k)} = {md_text(v)}" for k, v in card.budget.items()),
-            "",
-        ]
+        out += ["**Budget and split:**", ""]
+        out += [f"- {md_text(k)}: {md_text(v)}" for k, v in card.budget.items()] + [""]
     if card.cv_score is not None:
         out += [f"**Best cross-validated macro F1 during tuning:** {card.cv_score:.3f}", ""]
     if card.hyperparameters:
-        out += ["**Chosen hyperparameters:**", ""]
+        out += [f"**Settings of the {md_text(card.estimator)}:**", ""]
         out += _table(
             ["parameter", "value"], [[md_text(k), md_text(v)] for k, v in sorted(card.hyperparameters.items())]
         )

@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from app import resources
-from app.ui import access
-from app.ui.format import METRIC_LABELS
+from app.ui import access, state
+from app.ui.format import METRIC_LABELS, metric_columns
 from core import registry
 from core.errors import SiftError
 from core.export import export_archive
@@ -20,9 +20,6 @@ from core.promotion import Comparison, alias_history, compare, history_rows, pro
 from core.training.report import load_report
 
 WHO = "app"
-FLASH = "models_flash"
-RESET = "models_reset"
-EXPORT = "models_export_file"
 FORMATS = {"mlflow": "MLflow model (for mlflow models serve)", "onnx": "ONNX (where the pipeline converts)"}
 
 
@@ -66,20 +63,23 @@ if not versions:
     st.info(f"No model for {dataset} yet. Train one on the Train page (or `python -m core train --dataset {dataset}`).")
     st.stop()
 
-if st.session_state.get("models_dataset") != dataset:  # another dataset: start from its challenger
-    st.session_state["models_dataset"] = dataset
-    for key in ("models_version", "models_reason", "models_confirm", EXPORT):
-        st.session_state.pop(key, None)
-if st.session_state.pop(RESET, False):  # after a change of champion: a fresh reason and confirmation
-    for key in ("models_reason", "models_confirm"):
-        st.session_state.pop(key, None)
-flash = st.session_state.pop(FLASH, None)
-if flash:
-    st.success(flash)
-
 by_number = {v.version: v for v in versions}
+numbers = [v.version for v in versions]
 champion = next((v.version for v in versions if registry.CHAMPION in v.aliases), None)
 challenger = next((v.version for v in versions if registry.CHALLENGER in v.aliases), None)
+with sessions.begin() as session:
+    history = history_rows(alias_history(session=session, dataset=dataset, settings=settings))
+    previous = rollback_target(session=session, settings=settings, dataset=dataset)
+
+# Every widget and result of this page belongs to the dataset and to its champion as it stands
+# (the alias history's length tells a promote and its rollback apart): after a change of champion
+# or of dataset the version box, the reason, the confirmation and any prepared export start afresh.
+page = state.scope("models", dataset=dataset, champion=champion, changes=len(history))
+# what outlives a change of champion (its confirmation, the version it made champion): per dataset only
+after = state.scope("models_after_change", dataset=dataset)
+flash = after.pop("flash")
+if flash:
+    st.success(flash)
 
 st.caption(
     f"Registered model `{dataset}`: {len(versions)} version(s). Scoring uses the `champion` alias"
@@ -98,22 +98,26 @@ for v in versions:
 st.dataframe(
     pd.DataFrame(rows),
     hide_index=True,
-    column_config={label: st.column_config.NumberColumn(format="%.3f") for label in METRIC_LABELS.values()},
-    key="models_versions",
+    column_config=metric_columns(METRIC_LABELS.values()) | {"version": st.column_config.NumberColumn(format="v%d")},
+    key=page.key("versions"),
 )
 
 # --- a version against the champion ---------------------------------------------------------
 
-numbers = [v.version for v in versions]
-default = challenger or next((n for n in numbers if n != champion), numbers[0])
-if st.session_state.get("models_version") not in numbers:
-    st.session_state.pop("models_version", None)
+# the box always holds one of its options: first the version a change just made champion, else the
+# challenger, else the first version that is not the champion
+# (keyed by its options too: when a retrain adds a version or moves the challenger, a fresh box)
+version_key = page.key("version", options=[_label(v) for v in versions])
+if st.session_state.get(version_key) not in numbers:
+    focus = after.pop("focus")
+    st.session_state[version_key] = (
+        focus if focus in numbers else challenger or next((n for n in numbers if n != champion), numbers[0])
+    )
 chosen = st.selectbox(
     "Version",
     numbers,
-    index=numbers.index(default),
     format_func=lambda n: _label(by_number[n]),
-    key="models_version",
+    key=version_key,
     help="The version to compare with the champion, promote, describe or export.",
 )
 
@@ -140,29 +144,27 @@ else:
         st.dataframe(
             table,
             hide_index=True,
-            column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns[1:]},
-            key="models_comparison",
+            column_config=metric_columns(table.columns[1:]),
+            key=page.key("comparison", version=chosen),
         )
         st.caption(comparison.basis)
 
 # --- promote and roll back --------------------------------------------------------------------
 
 st.subheader("Promote or roll back")
-with sessions.begin() as session:
-    previous = rollback_target(session=session, settings=settings, dataset=dataset)
-reason = st.text_input("Reason", key="models_reason", placeholder="Why change the champion? Kept in the history.")
-confirmed = st.checkbox(f"I confirm this change of the champion of {dataset}", key="models_confirm")
+reason = st.text_input("Reason", key=page.key("reason"), placeholder="Why change the champion? Kept in the history.")
+confirmed = st.checkbox(f"I confirm this change of the champion of {dataset}", key=page.key("confirm"))
 left, right = st.columns(2)
 promote_clicked = left.button(
     f"Promote v{chosen} to champion",
-    key="models_promote",
+    key=page.key("promote", version=chosen),
     type="primary",
     disabled=chosen == champion,
     help="Scoring switches to this version at once." if chosen != champion else "Already the champion.",
 )
 rollback_clicked = right.button(
     f"Roll back to v{previous}" if previous else "Roll back",
-    key="models_rollback",
+    key=page.key("rollback", version=previous),
     disabled=previous is None,
     help="Make the previous champion the champion again."
     if previous
@@ -184,15 +186,16 @@ if promote_clicked or rollback_clicked:
             st.error(str(exc))
         else:
             verb = "Promoted:" if change.action == "promote" else "Rolled back:"
-            st.session_state[FLASH] = f"{verb} version {change.champion} is now the champion of {dataset}" + (
-                f" (was version {change.previous})." if change.previous else "."
+            after.set(
+                "flash",
+                f"{verb} version {change.champion} is now the champion of {dataset}"
+                + (f" (was version {change.previous})." if change.previous else "."),
             )
-            st.session_state[RESET] = True
+            after.set("focus", change.champion)  # the box then shows the version just made champion
+            page.clear()  # nothing armed for the next change: a fresh reason, confirmation and export
             st.rerun()
 
 st.subheader("Alias history")
-with sessions.begin() as session:
-    history = history_rows(alias_history(session=session, dataset=dataset, settings=settings))
 if history:
     st.dataframe(
         pd.DataFrame(history)[["when", "who", "action", "from", "to", "why"]],
@@ -202,7 +205,7 @@ if history:
             "from": st.column_config.NumberColumn(format="v%d"),
             "to": st.column_config.NumberColumn(format="v%d"),
         },
-        key="models_history",
+        key=page.key("history"),
     )
 else:
     st.caption("No change of champion yet.")
@@ -218,18 +221,18 @@ except SiftError as exc:
 else:
     left, right = st.columns(2)
     left.download_button(
-        "Download card (Markdown)",
+        f"Download the card of v{chosen} (Markdown)",
         card.markdown(),
         file_name=f"{card.filename}.md",
         mime="text/markdown",
-        key="models_card_md",
+        key=page.key("card_md", version=chosen),
     )
     right.download_button(
-        "Download card (HTML)",
+        f"Download the card of v{chosen} (HTML)",
         card.html(),
         file_name=f"{card.filename}.html",
         mime="text/html",
-        key="models_card_html",
+        key=page.key("card_html", version=chosen),
     )
     with st.expander("Show the model card", expanded=False):
         st.markdown(card.markdown())
@@ -237,31 +240,30 @@ else:
 report, show_report = _training_report(settings, dataset, chosen)
 if report is not None:
     with st.expander(f"Training results of v{chosen}: leaderboard, curves, importance"):
-        show_report(report)
+        show_report(report, key=page.key("report", version=chosen))
 
 # --- exports ------------------------------------------------------------------------------------
 
 st.subheader(f"Export v{chosen}")
-fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, horizontal=True, key="models_export_format")
-if st.button("Prepare the export", key="models_export"):
+fmt = st.radio("Format", list(FORMATS), format_func=FORMATS.get, horizontal=True, key=page.key("export_format"))
+export_of = {"version": chosen, "format": fmt}  # a prepared export is shown only for these very choices
+if st.button(f"Prepare the export of v{chosen}", key=page.key("export", version=chosen)):
     try:
         with st.spinner("Exporting…"), sessions() as session:
             exported = export_archive(session=session, settings=settings, dataset=dataset, fmt=fmt, version=chosen)
     except SiftError as exc:
-        st.session_state.pop(EXPORT, None)
+        page.pop("export")
         st.error(str(exc))
     else:
-        st.session_state[EXPORT] = {"key": (dataset, chosen, fmt), "file": exported[0], "data": exported[1]} | {
-            "summary": exported[2]
-        }
-stored = st.session_state.get(EXPORT)
-if stored and stored["key"] == (dataset, chosen, fmt):
+        page.set("export", {"file": exported[0], "data": exported[1], "summary": exported[2]}, inputs=export_of)
+stored = page.get("export")
+if stored and page.current("export", export_of):
     st.download_button(
         f"Download {stored['file']}",
         stored["data"],
         file_name=stored["file"],
         mime="application/zip",
-        key="models_export_download",
+        key=page.key("export_download", version=chosen, format=fmt),
     )
     check = stored["summary"].get("check")
     if check:

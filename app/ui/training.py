@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.ui.format import metric, metric_column, metric_columns
 from core.model_card import md_text
 from core.training.evaluate import chance_summary, chance_warning
 
@@ -20,21 +21,39 @@ MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}
 TOP_FEATURES = 20
 
 
+# the leaderboard's metric columns, the deciding ones first (balanced accuracy is on the model card)
+BOARD_METRICS = (SCORE, "CV ±", "holdout macro F1", "holdout accuracy", "ROC AUC")
+
+
 def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per candidate, best first, with the analyst's column names."""
+    """One row per candidate, best first, with the analyst's column names: what decides the winner
+    first, so nothing that matters is off to the right of a narrow screen."""
     return pd.DataFrame(
         {
             "": ["★" if r.get("winner") else "" for r in rows],
             "candidate": [r.get("label") or r.get("name") for r in rows],
             SCORE: [r.get("cv_f1_macro") for r in rows],
             "CV ±": [r.get("cv_f1_macro_std") for r in rows],
-            "holdout accuracy": [r.get("accuracy") for r in rows],
             "holdout macro F1": [r.get("f1_macro") for r in rows],
-            "balanced accuracy": [r.get("balanced_accuracy") for r in rows],
+            "holdout accuracy": [r.get("accuracy") for r in rows],
             "ROC AUC": [r.get("roc_auc") for r in rows],
-            "fit seconds": [r.get("fit_seconds") for r in rows],
             "trials": [r.get("trials") for r in rows],
+            "fit seconds": [r.get("fit_seconds") for r in rows],
         }
+    )
+
+
+def leaderboard_columns() -> dict[str, Any]:
+    """Column widths and formats that keep the whole leaderboard in view (metrics by the one rule)."""
+    return (
+        {
+            "": st.column_config.TextColumn(width=32, pinned=True),
+            "candidate": st.column_config.TextColumn(width=190, pinned=True),
+            "trials": st.column_config.NumberColumn(width=60, format="plain"),
+            "fit seconds": st.column_config.NumberColumn(width=90, format="%.2f"),
+        }
+        | metric_columns(BOARD_METRICS, width=110)
+        | {"CV ±": metric_column(width=70)}
     )
 
 
@@ -68,9 +87,8 @@ def confusion_figure(doc: dict[str, Any]) -> go.Figure:
 def roc_figure(doc: dict[str, Any]) -> go.Figure:
     fig = go.Figure()
     for curve in doc["curves"]:
-        fig.add_trace(
-            go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"{curve['label']} (AUC {curve['auc']:.3f})")
-        )
+        name = f"{curve['label']} (AUC {metric(curve['auc'])})"
+        fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "grey"}))
     return _square(fig, "false positive rate", "true positive rate")
 
@@ -78,7 +96,7 @@ def roc_figure(doc: dict[str, Any]) -> go.Figure:
 def pr_figure(doc: dict[str, Any]) -> go.Figure:
     fig = go.Figure()
     for curve in doc["curves"]:
-        name = f"{curve['label']} (AP {curve['average_precision']:.3f})"
+        name = f"{curve['label']} (AP {metric(curve['average_precision'])})"
         fig.add_trace(go.Scatter(x=curve["recall"], y=curve["precision"], mode="lines", name=name))
     if doc["kind"] == "binary" and doc["curves"]:
         prevalence = doc["curves"][0]["prevalence"]
@@ -202,11 +220,7 @@ def show_report(report: dict[str, Any], *, key: str = "training_report") -> None
             hide_index=True,
             width="stretch",
             key=f"{key}_leaderboard",
-            column_config={
-                name: st.column_config.NumberColumn(format="%.4f")
-                for name in (SCORE, "CV ±", "holdout accuracy", "holdout macro F1", "balanced accuracy", "ROC AUC")
-            }
-            | {"fit seconds": st.column_config.NumberColumn(format="%.2f")},
+            column_config=leaderboard_columns(),
         )
         if chance:
             st.caption(chance_summary(chance))

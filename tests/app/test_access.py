@@ -131,26 +131,26 @@ def test_a_plain_password_in_the_setting_is_refused_without_showing_it(trained_s
 def test_promote_and_rollback_need_admin_mode(two_settings, monkeypatch, hashes) -> None:  # noqa: F811
     _configure(monkeypatch, admin=hashes["admin"])
     at = _open("app/pages/models.py")  # no sign-in password: the pages are open, the changes are not
-    at.checkbox(key="models_confirm").check()
-    at.button(key="models_promote").click().run()
+    next(c for c in at.checkbox if c.label.startswith("I confirm")).check()
+    next(b for b in at.button if b.label.startswith("Promote")).click().run()
     assert any("needs admin mode" in e.value for e in at.error)
     assert registry.alias_version(two_settings, "rice") == 1
 
     _unlock_admin(at, "wrong")
     assert any("Wrong admin password" in e.value for e in at.sidebar.error)
-    at.checkbox(key="models_confirm").check()
-    at.button(key="models_promote").click().run()
+    next(c for c in at.checkbox if c.label.startswith("I confirm")).check()
+    next(b for b in at.button if b.label.startswith("Promote")).click().run()
     assert registry.alias_version(two_settings, "rice") == 1
 
     _unlock_admin(at, ADMIN_PASSWORD)
     assert any("Admin mode is on" in c.value for c in at.sidebar.caption)
-    at.checkbox(key="models_confirm").check()
-    at.button(key="models_promote").click().run()
+    next(c for c in at.checkbox if c.label.startswith("I confirm")).check()
+    next(b for b in at.button if b.label.startswith("Promote")).click().run()
     assert not at.error and registry.alias_version(two_settings, "rice") == 2
 
     next(b for b in at.sidebar.button if b.label == "Leave admin mode").click().run()
-    at.checkbox(key="models_confirm").check()
-    at.button(key="models_rollback").click().run()
+    next(c for c in at.checkbox if c.label.startswith("I confirm")).check()
+    next(b for b in at.button if b.label.startswith("Roll back")).click().run()
     assert any("needs admin mode" in e.value for e in at.error)
     assert registry.alias_version(two_settings, "rice") == 2
 
