@@ -6,23 +6,27 @@ import streamlit as st
 
 from app import resources
 from app.ui import access
+from app.ui.first_run import demo_button
 from core.feedback import feedback_counts
-from core.jobs import active_jobs
+from core.jobs import active_jobs, job_progress
 from core.status import dataset_names
 
 PAGES = Path(__file__).parent / "app" / "pages"
+REFRESH_SECONDS = 2  # while a job runs, the sidebar's counters follow it as often as the Train page's panel
 
 st.set_page_config(page_title="Sift", page_icon="🧪", layout="wide")
 # with a password configured, nothing below runs for a session that has not signed in; navigation is
 # still declared (hidden) so a deep link such as /predict opens its page once signed in
 signed_in = access.require_sign_in()
 
+home_page = st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True)
+data_page = st.Page(PAGES / "data.py", title="Data", icon=":material/table:", url_path="data")
 train_page = st.Page(PAGES / "train.py", title="Train", icon=":material/tune:", url_path="train")
 feedback_page = st.Page(PAGES / "feedback.py", title="Feedback", icon=":material/fact_check:", url_path="feedback")
 page = st.navigation(
     [
-        st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
-        st.Page(PAGES / "data.py", title="Data", icon=":material/table:", url_path="data"),
+        home_page,
+        data_page,
         train_page,
         st.Page(PAGES / "predict.py", title="Predict", icon=":material/online_prediction:", url_path="predict"),
         st.Page(PAGES / "batch.py", title="Batch", icon=":material/upload_file:", url_path="batch"),
@@ -47,17 +51,15 @@ def show_status(dataset: str | None) -> None:
             label=f"{counts.pending:,} prediction{'s' if counts.pending != 1 else ''} without a label",
             icon=":material/fact_check:",
         )
-        if counts.since_champion is not None:
-            due = (" · retrain due" + (", starting by itself" if counts.auto else "")) if counts.due else ""
+        if counts.threshold_text:
             st.caption(
-                f"{counts.since_champion:,} of {counts.threshold:,} labels since champion v{counts.champion}{due}",
+                counts.threshold_text + (", starting by itself" if counts.due and counts.auto else ""),
                 help="Labels gathered since the champion was trained, and the threshold that makes a retrain due.",
             )
-    for job in running:  # training runs in the background: say so on every page
-        progress = job.progress or {}
-        trial = f"trial {progress.get('trial') or 0}" + (f" of {progress['trials']}" if progress.get("trials") else "")
+    for job in running:  # training runs in the background: say so on every page, as the Train page counts it
         doing = "Retraining" if job.kind == "retrain" else "Training"
-        st.page_link(train_page, label=f"{doing} {job.dataset}: {trial}", icon=":material/hourglass_top:")
+        label = f"{doing} {job.dataset}: {job_progress(job).summary}"
+        st.page_link(train_page, label=label, icon=":material/hourglass_top:")
 
 
 with st.sidebar:
@@ -71,14 +73,22 @@ with st.sidebar:
             st.session_state[resources.DATASET_KEY] = names[0]
         st.selectbox("Dataset", names, key=resources.DATASET_KEY, help="Every page works on this dataset.")
     else:
-        st.info("No dataset yet: run `python -m core demo` or ingest a CSV.")
+        st.info("No dataset yet: upload a labelled CSV, or start with the demo data.")
+        st.page_link(data_page, label="Upload a CSV", icon=":material/upload_file:")
+        if page.url_path != home_page.url_path:  # Home offers the same button in its own empty state
+            demo_button(key="sidebar_demo")
     status = st.empty()
     access.sidebar_controls()
 
 
 def refresh_status() -> None:
+    """The sidebar's counters; while a job runs they refresh by themselves, like the Train page's panel."""
+    with resources.sessions()() as session:
+        busy = bool(active_jobs(session=session))
     with status.container():
-        show_status(st.session_state.get(resources.DATASET_KEY) if names else None)
+        st.fragment(run_every=REFRESH_SECONDS if busy else None)(show_status)(
+            st.session_state.get(resources.DATASET_KEY) if names else None
+        )
 
 
 refresh_status()

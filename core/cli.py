@@ -16,9 +16,6 @@ from typing import Any
 
 from core.errors import ColumnError, SiftError
 
-DEMO_DATASET = "rice"
-DEMO_FILE = "rice_cammeo_osmancik.csv"
-DEMO_TARGET = "Class"
 DEMO_TRIALS = 10
 
 
@@ -479,8 +476,8 @@ def cmd_alerts(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
     """Load the bundled rice data and train a first model, each only if missing."""
     from core import registry
-    from core.config import DEMO_DIR
-    from core.datasets.versions import ingest, list_versions
+    from core.datasets.demo import DEMO_DATASET, load_demo
+    from core.datasets.versions import list_versions
     from core.db import open_database
     from core.errors import ModelNotFound
     from core.training.train import train
@@ -490,7 +487,7 @@ def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"dataset": DEMO_DATASET, "ingested": False, "trained": False}
     with sessions.begin() as session:
         if not list_versions(session=session):
-            ingest(session=session, path=DEMO_DIR / DEMO_FILE, name=DEMO_DATASET, target=DEMO_TARGET)
+            load_demo(session=session)
             out["ingested"] = True
         elif not list_versions(session=session, name=DEMO_DATASET):
             return out  # the home has the user's own data: leave it alone

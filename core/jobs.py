@@ -23,8 +23,9 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
+from core import registry
 from core.config import REPO_ROOT, Settings
 from core.db.models import JOB_ACTIVE, Job
-from core.errors import JobConflict, JobFailed, JobNotFound, SiftError
+from core.errors import JobConflict, JobFailed, JobNotFound, ModelNotFound, SiftError
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +200,103 @@ def training_result(job: Job) -> dict[str, Any]:
             f"Resume it with `python -m core resume --job {job.id}`."
         )
     raise JobFailed(f"Training job {job.id} is {job.status}: no result yet.")
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """What a job has done, read from its row once: the live panel, the sidebar and Past jobs all show
+    this, so they never disagree.
+
+    ``best`` is the best tuning score so far (the tuned XGBoost's CV macro F1); ``score`` is the CV macro
+    F1 of the model that was registered (the winner, which may be a baseline), known once the job is done.
+    ``aliases`` are the aliases the registered version holds now (the registry's, not those it got when
+    it was registered), when the caller passed them.
+    """
+
+    job_id: int
+    kind: str
+    dataset: str
+    state: str  # one of STATUSES
+    stage: str
+    trial: int
+    trials: int | None
+    best: float | None
+    values: list[float | None] = field(default_factory=list)
+    version: int | None = None
+    score: float | None = None
+    aliases: list[str] = field(default_factory=list)
+
+    @property
+    def trial_text(self) -> str:
+        """'3 of 12', or '3' without a planned number of trials."""
+        return f"{self.trial:,} of {self.trials:,}" if self.trials else f"{self.trial:,}"
+
+    @property
+    def shown_score(self) -> float | None:
+        """The winner's score once done, else the best tuning score so far."""
+        return self.score if self.state == "done" and self.score is not None else self.best
+
+    @property
+    def summary(self) -> str:
+        """One line for a status bar: 'queued, 0 of 12 trials', 'trial 3 of 12', 'done: v2'."""
+        if self.state == "running":
+            return f"trial {self.trial_text}"
+        if self.state == "done" and self.version is not None:
+            return f"done: v{self.version}"
+        return f"{self.state}, {self.trial_text} trial{'s' if (self.trials or self.trial) != 1 else ''}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job_id,
+            "kind": self.kind,
+            "dataset": self.dataset,
+            "state": self.state,
+            "stage": self.stage,
+            "trial": self.trial,
+            "trials": self.trials,
+            "best": self.best,
+            "version": self.version,
+            "score": self.score,
+            "aliases": list(self.aliases),
+        }
+
+
+def job_progress(job: Job, *, aliases: Mapping[int, list[str]] | None = None) -> JobProgress:
+    """The job's progress and outcome, the one reading every view of a job uses.
+
+    ``aliases`` (version -> aliases, see :func:`current_aliases`) gives the registered version's aliases
+    as they are now; without it, none are reported (a version's aliases at registration go stale after
+    a promotion or a retrain).
+    """
+    progress, result = job.progress or {}, job.result or {}
+    planned = progress.get("trials") or (job.parameters or {}).get("trials")
+    version = result.get("version") if job.status == "done" else None
+    metrics = result.get("metrics") or {}
+    return JobProgress(
+        job_id=job.id,
+        kind=job.kind,
+        dataset=job.dataset,
+        state=job.status,
+        stage=progress.get("stage") or job.status,
+        trial=int(progress.get("trial") or 0),
+        trials=int(planned) if planned else None,
+        best=_number(progress.get("best")),
+        values=list(progress.get("values") or []),
+        version=None if version is None else int(version),
+        score=_number(metrics.get("cv_f1_macro")) if version is not None else None,
+        aliases=list((aliases or {}).get(int(version), [])) if version is not None else [],
+    )
+
+
+def current_aliases(settings: Settings, dataset: str) -> dict[int, list[str]]:
+    """Which version holds which alias now in the registry (version -> aliases)."""
+    found: dict[int, list[str]] = {}
+    for alias in (registry.CHAMPION, registry.CHALLENGER):
+        try:
+            found.setdefault(registry.alias_version(settings, dataset, alias), []).append(alias)
+        except ModelNotFound:
+            continue
+    return found
 
 
 # ---- submitting, cancelling, resuming ---------------------------------------------------------

@@ -15,6 +15,7 @@ import streamlit as st
 
 from app import resources
 from app.ui import access
+from app.ui import format as fmt
 from app.ui.format import METRIC_LABELS
 from app.ui.training import show_report
 from core import jobs
@@ -61,12 +62,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def _score(value: float | None) -> str:
-    return "–" if value is None else f"{value:.4f}"
-
-
-def _trial_text(progress: dict[str, Any]) -> str:
-    planned = progress.get("trials")
-    return f"{progress.get('trial') or 0} of {planned}" if planned else f"{progress.get('trial') or 0}"
+    return fmt.metric(value)
 
 
 def trial_chart(values: list[float | None]) -> go.Figure:
@@ -125,30 +121,38 @@ def show_decision(decision: dict[str, Any], key: str) -> None:
     st.dataframe(
         decision_table(decision),
         hide_index=True,
-        column_config={
-            c: st.column_config.NumberColumn(format="%.4f") for c in ("champion", "challenger", "difference")
-        },
+        column_config={c: fmt.metric_column() for c in ("champion", "challenger", "difference")},
         key=key,
     )
 
 
-def _show_result(job: Job) -> None:
+def _next_step(progress: jobs.JobProgress) -> None:
+    """After a training, the next thing to do is one click away: predict with the champion, or compare."""
+    if "champion" in progress.aliases:
+        st.page_link("app/pages/predict.py", label="Make a prediction", icon=":material/online_prediction:")
+    else:
+        st.page_link("app/pages/models.py", label="Compare it with the champion", icon=":material/model_training:")
+
+
+def _show_result(job: Job, progress: jobs.JobProgress) -> None:
     result = job.result or {}
     if "promoted" in result:  # a retrain: the decision says what became of the challenger
         show_decision(result, key=f"train_decision_{job.id}")
+        _next_step(progress)
         return
-    version, aliases = result.get("version"), result.get("aliases") or []
-    if "champion" in aliases:
-        role = "It is the **champion**: scoring uses it from now on."
-    elif "challenger" in aliases:
+    # the aliases it holds now (the registry's), not those it got when registered: a later promotion moves them
+    if "champion" in progress.aliases:
+        role = "It is the **champion**: scoring uses it."
+    elif "challenger" in progress.aliases:
         role = "It is the **challenger**: the champion keeps scoring until you promote it on the Models page."
     else:
-        role = "It holds no alias yet."
-    st.success(f"Registered {result.get('model', job.dataset)} **v{version}**. {role}")
+        role = "It holds no alias now."
+    st.success(f"Registered {result.get('model', job.dataset)} **v{progress.version}**. {role}")
     metrics = result.get("metrics") or {}
     shown = [key for key in METRIC_LABELS if key in metrics]
     for column, key in zip(st.columns(max(1, len(shown))), shown, strict=False):
         column.metric(METRIC_LABELS[key], _score(metrics[key]))
+    _next_step(progress)
 
 
 def _show_report(job: Job) -> bool:
@@ -162,29 +166,48 @@ def _show_report(job: Job) -> bool:
     return True
 
 
-def show_job(job_id: int, was_active: bool) -> None:
-    """The job's live panel: progress while it runs, its outcome once it ended."""
+def show_jobs(was_active: bool) -> None:
+    """The live panel of the dataset's active (else latest) job, then Past jobs, from one reading of the jobs.
+
+    Both are drawn (and, while a job runs, refreshed) together, and count trials through
+    :func:`core.jobs.job_progress` like the sidebar does, so they never disagree.
+    """
     with sessions() as session:
-        job = jobs.get_job(session=session, job_id=job_id)
+        found = jobs.list_jobs(session=session, dataset=dataset, limit=HISTORY)
+    if not found:
+        return
+    job = next((j for j in found if j.status in JOB_ACTIVE), found[0])
     if was_active and job.status not in JOB_ACTIVE:
-        st.rerun()  # it just ended: refresh the whole page (the Start button, the past jobs)
-    progress = job.progress or {}
-    values = progress.get("values") or []
+        st.rerun()  # it just ended: refresh the whole page (the Start button, the retrain counters)
+    aliases = jobs.current_aliases(settings, dataset)
+    with st.container(border=True):
+        show_job(job, jobs.job_progress(job, aliases=aliases))
+    st.subheader("Past jobs")
+    st.dataframe(
+        _history_frame([(j, jobs.job_progress(j, aliases=aliases)) for j in found]),
+        hide_index=True,
+        column_config={f"best {SCORE}": fmt.metric_column()},
+    )
+
+
+def show_job(job: Job, progress: jobs.JobProgress) -> None:
+    """The job's live panel: progress while it runs, its outcome once it ended."""
+    values = progress.values
     what = "Retrain job" if job.kind == "retrain" else "Job"
     st.subheader(f"{what} {job.id}: {job.dataset} v{job.dataset_version} · {job.status}")
     took = f" · ran {_duration(jobs.elapsed_seconds(job))}" if job.finished_at and job.started_at else ""
     st.caption(f"Budget {_budget_text(job)} · submitted {jobs.ago(job.created_at)}{took} · study `{job.study_name}`")
 
     if job.status in JOB_ACTIVE:
-        trial, planned = progress.get("trial") or 0, progress.get("trials")
+        trial, planned = progress.trial, progress.trials
         elapsed, timeout = jobs.elapsed_seconds(job), (job.parameters or {}).get("timeout")
         trial_col, best_col, time_col = st.columns(3)
-        trial_col.metric("Trial", _trial_text(progress))
-        best_col.metric(f"Best {SCORE} so far", _score(progress.get("best")))
+        trial_col.metric("Trial", progress.trial_text)
+        best_col.metric(f"Best {SCORE} so far", _score(progress.best))
         time_col.metric("Elapsed", _duration(elapsed), help=f"Time limit {_duration(timeout)}" if timeout else None)
         # tuning stops at whichever limit comes first: show the nearer one
         done = max(trial / planned if planned else 0.0, (elapsed or 0.0) / timeout if timeout else 0.0)
-        st.progress(min(1.0, done), text=f"Stage: {progress.get('stage') or job.status}")
+        st.progress(min(1.0, done), text=f"Stage: {progress.stage}")
         if job.status == "queued":
             st.info("Waiting for the worker process to start…")
         elif job.kind == "train":
@@ -203,15 +226,15 @@ def show_job(job_id: int, was_active: bool) -> None:
             else:
                 st.rerun()
     elif job.status == "done":
-        _show_result(job)
+        _show_result(job, progress)
     elif job.status == "failed":
         st.error(f"Job {job.id} failed: {job.error or 'no reason recorded.'}")
         _resume_button(job)
     elif job.status == "cancelled":
-        st.info(f"Job {job.id} was cancelled after {progress.get('trial') or 0} trial(s): nothing was registered.")
+        st.info(f"Job {job.id} was cancelled after {progress.trial} trial(s): nothing was registered.")
     elif job.status == "interrupted":
         st.warning(
-            f"Job {job.id} was interrupted after {progress.get('trial') or 0} trial(s): its worker process "
+            f"Job {job.id} was interrupted after {progress.trial} trial(s): its worker process "
             "stopped before the end, and nothing was registered. Resume continues the same tuning study."
         )
         _resume_button(job)
@@ -221,21 +244,21 @@ def show_job(job_id: int, was_active: bool) -> None:
         st.plotly_chart(trial_chart(values), key=f"train_chart_{job.id}")
 
 
-def _history_frame(history: list[Job]) -> pd.DataFrame:
+def _history_frame(history: list[tuple[Job, jobs.JobProgress]]) -> pd.DataFrame:
+    """Past jobs: a done job's score is its registered winner's, its aliases those it holds now."""
     rows = []
-    for job in history:
-        progress, result = job.progress or {}, job.result or {}
+    for job, progress in history:
         rows.append(
             {
                 "job": job.id,
                 "kind": job.kind,
-                "status": job.status,
+                "status": progress.state,
                 "dataset version": job.dataset_version,
                 "budget": _budget_text(job),
-                "trials": _trial_text(progress),
-                f"best {SCORE}": progress.get("best"),
-                "model version": result.get("version"),
-                "aliases": ", ".join(result.get("aliases") or []),
+                "trials": progress.trial_text,
+                f"best {SCORE}": progress.shown_score,
+                "model version": progress.version,
+                "aliases": ", ".join(progress.aliases),
                 "submitted": jobs.ago(job.created_at),
                 "duration": _duration(jobs.elapsed_seconds(job)),
                 "reason": job.error or "",
@@ -253,7 +276,6 @@ with sessions() as session:
     numbers = [v.version for v in list_versions(session=session, name=dataset)]
     history = jobs.list_jobs(session=session, dataset=dataset, limit=HISTORY)
 active = next((job for job in history if job.status in JOB_ACTIVE), None)
-shown = active or (history[0] if history else None)
 
 with st.container(border=True):
     st.subheader(f"Train a model for {dataset}")
@@ -317,7 +339,12 @@ def retrain_section() -> None:
     since_col, labelled_col, pending_col = st.columns(3)
     since_col.metric(
         f"Labels since champion v{counts.champion}",
-        f"{counts.since_champion:,} of {counts.threshold:,}",
+        f"{counts.since_champion:,}",
+        delta=f"threshold {counts.threshold:,}: a retrain is due"
+        if counts.due
+        else f"{counts.threshold - counts.since_champion:,} more for a retrain",
+        delta_color="off",
+        delta_arrow="off",
         help="Labels given after the champion was registered, and the threshold that makes a retrain due.",
     )
     labelled_col.metric("Labelled predictions", f"{counts.labelled:,}", help="All of them join a retrain.")
@@ -425,14 +452,5 @@ def retrain_section() -> None:
 with st.container(border=True):
     retrain_section()
 
-if shown is not None:
-    with st.container(border=True):
-        st.fragment(run_every=REFRESH_SECONDS if active else None)(show_job)(shown.id, active is not None)
-
 if history:
-    st.subheader("Past jobs")
-    st.dataframe(
-        _history_frame(history),
-        hide_index=True,
-        column_config={f"best {SCORE}": st.column_config.NumberColumn(format="%.4f")},
-    )
+    st.fragment(run_every=REFRESH_SECONDS if active else None)(show_jobs)(active is not None)

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from core import jobs, registry
+from core.datasets.demo import load_demo
 from core.datasets.versions import ingest
 from core.db.models import Job
 from core.errors import DatasetNotFound, InvalidBudget, JobConflict, JobNotFound
@@ -243,3 +244,34 @@ def test_cli_train_records_a_job_and_jobs_and_cancel_commands(trained_settings, 
     queued = _submit(trained_sessions, trials=1)
     assert "Only one training job per dataset" in user_error(home, "train", "--dataset", "rice", "--trials", "1")
     assert ok(home, "cancel", "--job", str(queued))["status"] == "cancelled"
+
+
+def test_job_progress_is_one_reading_of_a_job_and_its_winner(trained_settings, trained_sessions) -> None:
+    job_id = _submit(trained_sessions, trials=12)
+    progress = jobs.job_progress(_job(trained_sessions, job_id))
+    assert (progress.state, progress.trial, progress.trials, progress.best) == ("queued", 0, 12, None)
+    assert (progress.trial_text, progress.summary) == ("0 of 12", "queued, 0 of 12 trials")
+
+    with trained_sessions.begin() as session:  # done: tuning's best and the registered winner differ
+        job = session.get(Job, job_id)
+        job.status = "done"
+        job.progress = {"stage": "done", "trial": 12, "trials": 12, "best": 0.9834, "values": []}
+        job.result = {"version": 1, "aliases": ["challenger"], "metrics": {"cv_f1_macro": 0.9969}}
+    aliases = jobs.current_aliases(trained_settings, "rice")
+    assert aliases == {1: ["champion"]}
+    progress = jobs.job_progress(_job(trained_sessions, job_id), aliases=aliases)
+    assert (progress.best, progress.score, progress.shown_score) == (0.9834, 0.9969, 0.9969)
+    assert (progress.version, progress.aliases, progress.summary) == (1, ["champion"], "done: v1")
+    assert jobs.job_progress(_job(trained_sessions, job_id)).aliases == []  # stale aliases are never reported
+
+
+def test_current_aliases_of_a_dataset_without_a_model(sessions, settings) -> None:
+    assert jobs.current_aliases(settings, "rice") == {}
+
+
+def test_load_demo_stores_the_bundled_rice_once(sessions) -> None:
+    with sessions.begin() as session:
+        version, created = load_demo(session=session)
+        assert (version.name, version.version, version.target, created) == ("rice", 1, "Class", True)
+    with sessions.begin() as session:
+        assert load_demo(session=session)[1] is False
