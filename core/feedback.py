@@ -405,7 +405,8 @@ def prediction_table(*, session: Session, dataset: str, where: PredictionFilter 
     """The dataset's predictions matching ``where``, newest first, with their label if any.
 
     Columns: ``prediction_id``, ``created_at``, ``source``, ``batch_id``, ``model_version``,
-    ``predicted``, ``confidence``, ``flags``, ``label``, ``labelled_by``, ``labelled_at``.
+    ``predicted``, ``confidence``, ``flags``, ``label``, ``labelled_by``, ``labelled_at`` and
+    ``inputs``: the values the prediction was made from, one dict per row, so a labeller can judge it.
     """
     where = where or PredictionFilter()
     stmt = (
@@ -421,6 +422,7 @@ def prediction_table(*, session: Session, dataset: str, where: PredictionFilter 
             Feedback.label,
             Feedback.who.label("labelled_by"),
             Feedback.updated_at.label("labelled_at"),
+            Prediction.inputs,
         )
         .outerjoin(Feedback, Feedback.prediction_id == Prediction.id)
         .where(Prediction.dataset == dataset)
@@ -449,6 +451,7 @@ def prediction_table(*, session: Session, dataset: str, where: PredictionFilter 
     frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
     for moment in ("created_at", "labelled_at"):
         frame[moment] = pd.to_datetime(frame[moment], utc=True)
+    frame["inputs"] = [json.loads(text) for text in frame["inputs"]]
     return frame
 
 
@@ -521,6 +524,24 @@ class FeedbackCounts:
     @property
     def due(self) -> bool:
         return self.since_champion is not None and self.since_champion >= self.threshold
+
+    @property
+    def gathered_text(self) -> str | None:
+        """'46 labels since champion v1 (threshold 30)' (None without a champion)."""
+        if self.since_champion is None:
+            return None
+        return f"{self.since_champion:,} labels since champion v{self.champion} (threshold {self.threshold:,})"
+
+    @property
+    def threshold_text(self) -> str | None:
+        """Labels since the champion against the threshold, in words (None without a champion):
+        '12 of 30 labels since champion v1' below it, '46 labels since champion v1 (threshold 30): a retrain
+        is due' once reached, never '46 of 30'."""
+        if self.since_champion is None:
+            return None
+        if self.due:
+            return f"{self.gathered_text}: a retrain is due"
+        return f"{self.since_champion:,} of {self.threshold:,} labels since champion v{self.champion}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -627,7 +648,7 @@ def check_retrain(*, session: Session, settings: Settings, dataset: str) -> Retr
     trigger = RetrainTrigger(dataset=dataset, due=counts.due, auto=counts.auto)
     if not counts.due:
         return trigger
-    gathered = f"{counts.since_champion} labels since champion v{counts.champion} (threshold {counts.threshold})"
+    gathered = counts.gathered_text
     if not counts.auto:
         trigger.message = (
             f"{gathered}: a retrain is due. Start it on the Train page or with "

@@ -14,6 +14,7 @@ from app.ui.uploads import forget_upload, keep_upload
 from core.datasets import explore
 from core.datasets.reading import DEFAULT_MISSING_MARKERS, CsvFile, read_csv
 from core.datasets.roles import ROLES, ColumnRole, infer_roles
+from core.datasets.target import TargetSuggestion, check_target, suggest_target
 from core.datasets.versions import (
     VersionComparison,
     compare_versions,
@@ -35,6 +36,7 @@ UPLOAD_PREFIX = "sift-upload-"
 UPLOAD_ID = "data_upload_id"  # one per uploaded file, so its review widgets start afresh
 UPLOADER_ID = "data_uploader_id"  # bumped to clear the file uploader after a save
 NOTICE = "data_notice"
+TRAIN_NEXT = "data_train_next"  # after a save: "Train a model" is one click away
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # a rerun must not unpickle a copy of every cached sample: keep few of them
 CACHE_SAMPLES = 2
@@ -58,6 +60,20 @@ def _keep_upload(widget_key: str) -> None:
 def _read_file(path: str, markers: tuple[str, ...], modified: float) -> tuple[CsvFile, list[ColumnRole]]:
     csv_file = read_csv(path, missing_markers=list(markers))
     return csv_file, infer_roles(csv_file.frame)
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def _suggest(path: str, markers: tuple[str, ...], modified: float) -> TargetSuggestion:
+    """The target suggested for the file as read (see core.datasets.target)."""
+    csv_file, inferred = _read_file(path, markers, modified)
+    return suggest_target(csv_file.frame, inferred)
+
+
+@st.cache_data(max_entries=CACHE_RESULTS, show_spinner=False)
+def _check(path: str, markers: tuple[str, ...], modified: float, target: str, role: str) -> list[str]:
+    """Warnings on predicting ``target`` of the file as read (see core.datasets.target)."""
+    csv_file, _ = _read_file(path, markers, modified)
+    return check_target(csv_file.frame, target, role)
 
 
 def _marker_label(marker: str) -> str:
@@ -89,6 +105,7 @@ def _save(*, path: str, filename: str, name: str, target: str, roles: dict[str, 
     else:
         notice = f"{filename} with this target and these roles is already **{version.label}**: nothing new was stored."
     st.session_state[NOTICE] = notice
+    st.session_state[TRAIN_NEXT] = True
     st.session_state["data_version"] = version.version
     st.session_state[UPLOADER_ID] = st.session_state.get(UPLOADER_ID, 0) + 1
     _forget_upload()
@@ -125,12 +142,19 @@ def review_file(path: str, filename: str) -> None:
     st.dataframe(frame.head(PREVIEW_ROWS), hide_index=True, height=240)
 
     names = [c.name for c in inferred]
+    roles = {c.name: c.role for c in inferred}
+    suggestion = _suggest(path, tuple(markers), modified)
     target = st.selectbox(
         "Target: the column to predict",
         names,
-        index=names.index(explore.suggest_target(names, {c.name: c.role for c in inferred})),
+        index=None if suggestion.column is None else names.index(suggestion.column),
+        placeholder="Pick the column to predict",
         key=f"data_target_{upload}",
     )
+    st.caption(suggestion.reason if suggestion.column else f"{suggestion.reason} Pick the column to predict.")
+    if target is not None:
+        for warning in _check(path, tuple(markers), modified, target, roles[target]):
+            st.warning(warning)
     st.markdown("**Column roles** — what Sift will do with each column. Change a role where it guessed wrong.")
     edited = st.data_editor(
         pd.DataFrame(
@@ -151,8 +175,9 @@ def review_file(path: str, filename: str) -> None:
         },
         width="stretch",
     )
-    st.caption(f"`{target}` is stored as the target, whatever its role above says.")
-    unlabelled = int(frame[target].isna().sum())
+    if target is not None:
+        st.caption(f"`{target}` is stored as the target, whatever its role above says.")
+    unlabelled = 0 if target is None else int(frame[target].isna().sum())
     if unlabelled:
         rows = "row has" if unlabelled == 1 else "rows have"
         st.info(
@@ -168,7 +193,13 @@ def review_file(path: str, filename: str) -> None:
     )
     chosen = dict(zip(edited["column"], edited["role"], strict=True))
     overrides = {c.name: chosen[c.name] for c in inferred if chosen[c.name] != c.role and c.name != target}
-    if st.button("Save as dataset version", type="primary", key="data_save"):
+    if st.button(
+        "Save as dataset version",
+        type="primary",
+        key="data_save",
+        disabled=target is None,
+        help="Pick the target first." if target is None else None,
+    ):
         _save(path=path, filename=filename, name=name.strip(), target=target, roles=overrides, markers=markers)
 
 
@@ -498,13 +529,15 @@ def manage_versions(dataset: str, numbers: list[int], chosen: int) -> None:
 st.title("Data")
 if notice := st.session_state.pop(NOTICE, None):
     st.success(notice)
+    if st.session_state.pop(TRAIN_NEXT, False):
+        st.page_link("app/pages/train.py", label="Train a model", icon=":material/tune:")
 dataset = resources.current_dataset()
 
 with resources.sessions()() as session:
     versions = list_versions(session=session)
 add_dataset(expanded=not versions)
 if not versions:
-    st.info("No dataset yet: add a CSV file above, or load the demo data with `python -m core demo`.")
+    st.info("No dataset yet: add a CSV file above, or load the demo data from the sidebar.")
     st.stop()
 
 st.subheader("Dataset versions")

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app import resources
+from app.ui import state
 from app.ui.uploads import forget_upload, keep_upload
 from core import jobs
 from core.errors import SiftError
@@ -27,35 +28,46 @@ from core.feedback import (
 from core.scoring import list_batches
 
 WHO = "app"
-FLASH = "feedback_flash"
-EDITOR = "feedback_editor"
-# the CSV file to import: a temporary copy of the upload (tests put any file's path here)
-UPLOAD_PATH = "feedback_upload_path"
-UPLOAD_NAME = "feedback_upload_name"
+# every key of the page lives in its dataset's scope (app/ui/state.py): another dataset starts afresh.
+# The CSV file to import is kept as a temporary copy under "upload_path" (tests put any file's path there).
 UPLOAD_PREFIX = "sift-feedback-"
-UPLOADER_ID = "feedback_uploader_id"  # bumped to clear the file uploader after an import
 LIMITS = (100, 500, 2000)
 ALL, SINGLE = "All", "Single predictions"
 TRUE_LABEL = "true label"
-SHOWN = {
+# the columns a labeller needs first (kept in view while the inputs scroll), then the inputs, then the rest
+KEY_COLUMNS = {
     "prediction_id": "prediction id",
     "created_at": "predicted at",
-    "batch_id": "batch",
-    "model_version": "model version",
     "predicted": "predicted",
     "confidence": "confidence",
-    "flags": "flags",
     "label": TRUE_LABEL,
-    "labelled_by": "labelled by",
 }
+OTHER_COLUMNS = {"flags": "flags", "model_version": "model version", "batch_id": "batch", "labelled_by": "labelled by"}
+PINNED = ("prediction id", "predicted", "confidence", TRUE_LABEL)
 
 
-def _forget_upload() -> None:
-    forget_upload(UPLOAD_PATH, UPLOAD_NAME, UPLOAD_PREFIX)
+def _forget_upload(scope: state.Scope) -> None:
+    forget_upload(scope.key("upload_path"), scope.key("upload_name"), UPLOAD_PREFIX)
 
 
-def _keep_upload(widget_key: str) -> None:
-    keep_upload(widget_key, UPLOAD_PATH, UPLOAD_NAME, UPLOAD_PREFIX)
+def _keep_upload(widget_key: str, scope: state.Scope) -> None:
+    keep_upload(widget_key, scope.key("upload_path"), scope.key("upload_name"), UPLOAD_PREFIX)
+    scope.pop("imported")  # the result shown belongs to the previous file
+
+
+def _with_inputs(table: pd.DataFrame) -> pd.DataFrame:
+    """The predictions with the values each was made from, between the key columns and the rest."""
+    inputs = pd.DataFrame(table["inputs"].tolist(), index=table.index)
+    shown = set(KEY_COLUMNS.values()) | set(OTHER_COLUMNS.values())
+    inputs.columns = [f"{c} (input)" if c in shown else str(c) for c in inputs.columns]
+    return pd.concat(
+        [
+            table[list(KEY_COLUMNS)].rename(columns=KEY_COLUMNS),
+            inputs,
+            table[list(OTHER_COLUMNS)].rename(columns=OTHER_COLUMNS),
+        ],
+        axis=1,
+    )
 
 
 def _start(job_id: int) -> str:
@@ -69,29 +81,48 @@ def _start(job_id: int) -> str:
     return f" Retrain job {job_id} started automatically: follow it on the Train page."
 
 
-def _after_saving(outcome: LabelImport, what: str) -> None:
-    """Keep the outcome for the next run (the page reruns to show the stored labels)."""
-    parts = [f"{what}: {outcome.accepted:,} label(s) accepted"]
+def _outcome(outcome: LabelImport, what: str) -> dict:
+    """What a save or an import did, in words, kept to be shown where it was asked for after the rerun."""
+    saved = f"{what} {outcome.accepted:,} label(s) accepted"
     if outcome.accepted:
-        parts.append(f"({outcome.created:,} new, {outcome.replaced:,} replaced, {outcome.unchanged:,} unchanged)")
-    parts.append(f"and {outcome.rejected:,} rejected.")
-    message = " ".join(parts)
+        saved += f" ({outcome.created:,} new, {outcome.replaced:,} replaced, {outcome.unchanged:,} unchanged)."
+    else:
+        saved += "."
+    rejected = ""
+    if outcome.rejected:
+        rows = "row was" if outcome.rejected == 1 else "rows were"
+        rejected = f"{outcome.rejected:,} {rows} rejected and not stored: see why below, fix them and try again."
+    note = ""
     trigger = outcome.retrain
     if trigger is not None and trigger.job_id is not None:
-        message += _start(trigger.job_id)
+        note = _start(trigger.job_id).strip()
     elif trigger is not None and trigger.message:
-        message += f" {trigger.message}"
-    st.session_state[FLASH] = {"message": message, "reasons": outcome.reasons, "ok": outcome.rejected == 0}
+        note = trigger.message
+    return {
+        "saved": saved,
+        "accepted": outcome.accepted,
+        "rejected": rejected,
+        "reasons": outcome.reasons,
+        "note": note,
+    }
 
 
-def _show_flash() -> None:
-    flash = st.session_state.pop(FLASH, None)
-    if not flash:
+def _show_outcome(shown: dict | None, name: str) -> None:
+    """A save's or an import's result, right under its button: stored, rejected with every reason, retrain."""
+    if not shown:
         return
-    (st.success if flash["ok"] else st.warning)(flash["message"])
-    if flash["reasons"]:
-        reasons = pd.DataFrame({"row": list(flash["reasons"]), "reason": list(flash["reasons"].values())})
-        st.dataframe(reasons, hide_index=True, key="feedback_reasons")
+    (st.success if shown["accepted"] else st.info)(shown["saved"])
+    if shown["rejected"]:
+        st.warning(shown["rejected"])
+        reasons = pd.DataFrame({"row": list(shown["reasons"]), "reason": list(shown["reasons"].values())})
+        st.dataframe(
+            reasons,
+            hide_index=True,
+            key=page.key(f"{name}_reasons"),
+            column_config={"reason": st.column_config.TextColumn("reason", width="large")},
+        )
+    if shown["note"]:
+        st.info(shown["note"])
 
 
 def _day_start(day: date) -> datetime:
@@ -100,6 +131,7 @@ def _day_start(day: date) -> datetime:
 
 st.title("Feedback")
 dataset = resources.require_dataset()
+page = state.scope("feedback", dataset=dataset)
 settings = resources.settings()
 sessions = resources.sessions()
 
@@ -124,7 +156,6 @@ threshold_col.metric(
 if counts.due:
     mode = "it starts by itself (automatic mode)" if counts.auto else "start it on the Train page"
     st.info(f"A retrain is due: {counts.since_champion:,} labels since champion v{counts.champion}; {mode}.")
-_show_flash()
 
 if counts.predictions == 0:
     st.info(f"No predictions for {dataset} yet: score rows on the Predict page, then label them here.")
@@ -139,18 +170,18 @@ days = left.date_input(
     value=(),  # no range picked: every date
     min_value=first.date() - timedelta(days=1),
     max_value=max(last.date(), datetime.now(UTC).date()) + timedelta(days=1),
-    key="feedback_dates",
+    key=page.key("dates"),
 )
 batch_names = {b.id: f"{b.source_file} ({b.id[:8]}, {b.rows:,} rows)" for b in batches}
 batch = middle.selectbox(
-    "Batch", [ALL, SINGLE, *batch_names], format_func=lambda b: batch_names.get(b, b), key="feedback_batch"
+    "Batch", [ALL, SINGLE, *batch_names], format_func=lambda b: batch_names.get(b, b), key=page.key("batch")
 )
-predicted = right.multiselect("Predicted class", classes, key="feedback_predicted")
+predicted = right.multiselect("Predicted class", classes, key=page.key("predicted"))
 left, middle, right, limit_col = st.columns(4)
-low, high = left.slider("Confidence", 0.0, 1.0, (0.0, 1.0), step=0.01, key="feedback_confidence")
-flagged = middle.selectbox("Flags", ["Any", "Flagged", "Not flagged"], key="feedback_flagged")
-labelled = right.selectbox("Label", ["Any", "Without a label", "With a label"], key="feedback_labelled")
-limit = limit_col.selectbox("Rows", LIMITS, index=1, key="feedback_limit")
+low, high = left.slider("Confidence", 0.0, 1.0, (0.0, 1.0), step=0.01, key=page.key("confidence"))
+flagged = middle.selectbox("Flags", ["Any", "Flagged", "Not flagged"], key=page.key("flagged"))
+labelled = right.selectbox("Label", ["Any", "Without a label", "With a label"], key=page.key("labelled"))
+limit = limit_col.selectbox("Rows", LIMITS, index=1, key=page.key("limit"))
 
 where = PredictionFilter(
     batch_id=None if batch == ALL else "" if batch == SINGLE else batch,
@@ -164,32 +195,42 @@ where = PredictionFilter(
 if isinstance(days, tuple) and len(days) == 2:
     where.since, where.until = _day_start(days[0]), _day_start(days[1] + timedelta(days=1))
 with sessions() as session:
-    table = prediction_table(session=session, dataset=dataset, where=where)[list(SHOWN)].rename(columns=SHOWN)
+    table = _with_inputs(prediction_table(session=session, dataset=dataset, where=where))
 
 if table.empty:
     st.caption("No prediction matches these filters.")
+    _show_outcome(page.get("saved"), "saved")
 else:
     st.caption(
-        f"{len(table):,} prediction(s), newest first. Pick the true class in the **{TRUE_LABEL}** column, then save."
+        f"{len(table):,} prediction(s), newest first, each with the values it was made from (scroll right for "
+        f"them all). Pick the true class in the **{TRUE_LABEL}** column, then save."
     )
+    # the edits belong to these very rows: other filters show other rows, and a fresh editor
+    editor = page.key("editor", rows=table["prediction id"].tolist())
+    config = {name: st.column_config.Column(name, pinned=True) for name in PINNED}
     edited = st.data_editor(
         table,
         hide_index=True,
         num_rows="fixed",
         disabled=[c for c in table.columns if c != TRUE_LABEL],
-        column_config={
-            TRUE_LABEL: st.column_config.SelectboxColumn(TRUE_LABEL, options=classes, help="The true class"),
+        column_config=config
+        | {
+            TRUE_LABEL: st.column_config.SelectboxColumn(
+                TRUE_LABEL, options=classes, help="The true class", pinned=True
+            ),
             "predicted at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-            "confidence": st.column_config.NumberColumn(format="%.3f"),
+            "confidence": st.column_config.NumberColumn(format="%.3f", pinned=True),
         },
-        key=EDITOR,
+        key=editor,
     )
     before, after = table[TRUE_LABEL], edited[TRUE_LABEL]
     changed = after.notna() & (after.astype(str) != before.astype(str))
     changes = {int(pid): label for pid, label in zip(edited.loc[changed, "prediction id"], after[changed], strict=True)}
+    if changes:
+        page.pop("saved")  # new picks: the last save's result no longer describes the table
     if st.button(
         f"Save {len(changes)} label(s)" if changes else "Save labels",
-        key="feedback_save",
+        key=page.key("save"),
         type="primary",
         disabled=not changes,
         help="Store the true classes picked in the table; a second label replaces the first, the history is kept.",
@@ -200,9 +241,10 @@ else:
         except SiftError as exc:
             st.error(str(exc))
         else:
-            _after_saving(outcome, "Saved")
-            st.session_state.pop(EDITOR, None)
+            page.set("saved", _outcome(outcome, "Saved:"))
+            page.clear("editor")  # the table is read again with the stored labels
             st.rerun()
+    _show_outcome(page.get("saved"), "saved")
 
 # --- a CSV file of prediction_id,label ----------------------------------------------------------------
 
@@ -211,29 +253,30 @@ st.caption(
     "A CSV file with the columns `prediction_id` and `label` (other columns are ignored, so a scored file with a "
     "`label` column added works). Good rows are kept; every rejected row is listed with its reason."
 )
-uploader = f"feedback_upload_{st.session_state.get(UPLOADER_ID, 0)}"
+uploader = page.key("uploader", clear=page.get("uploader_id", 0))  # a new key clears it after an import
 st.file_uploader(
-    "CSV of prediction_id,label", type=["csv", "txt"], key=uploader, on_change=_keep_upload, args=(uploader,)
+    "CSV of prediction_id,label", type=["csv", "txt"], key=uploader, on_change=_keep_upload, args=(uploader, page)
 )
-path = st.session_state.get(UPLOAD_PATH)
+path = page.get("upload_path")
 if path:
-    name = st.session_state.get(UPLOAD_NAME) or Path(path).name
-    if st.button(f"Import labels from {name}", key="feedback_import", type="primary"):
+    name = page.get("upload_name") or Path(path).name
+    if st.button(f"Import labels from {name}", key=page.key("import"), type="primary"):
         try:
             with sessions.begin() as session:
                 outcome = import_labels(session=session, dataset=dataset, source=path, who=WHO, settings=settings)
         except SiftError as exc:
             st.error(str(exc))
         else:
-            _after_saving(outcome, f"Imported {name}")
-            _forget_upload()
-            st.session_state[UPLOADER_ID] = st.session_state.get(UPLOADER_ID, 0) + 1
+            page.set("imported", _outcome(outcome, f"Imported {name}:"))
+            _forget_upload(page)
+            page.set("uploader_id", page.get("uploader_id", 0) + 1)
             st.rerun()
+_show_outcome(page.get("imported"), "imported")
 
 # --- one prediction's label history -----------------------------------------------------------------
 
 with st.expander("History of a prediction's label"):
-    number = st.number_input("Prediction", min_value=1, step=1, value=None, key="feedback_history_id")
+    number = st.number_input("Prediction", min_value=1, step=1, value=None, key=page.key("history_id"))
     if number:
         with sessions() as session:
             history = label_history(session=session, prediction_id=int(number))
@@ -243,7 +286,7 @@ with st.expander("History of a prediction's label"):
                     [{"when": h.created_at, "who": h.who, "from": h.old_label, "to": h.new_label} for h in history]
                 ),
                 hide_index=True,
-                key="feedback_history",
+                key=page.key("history"),
             )
         else:
             st.caption(f"Prediction {int(number)} has no label yet.")

@@ -34,7 +34,6 @@ TOP_CLASSES = 10
 HISTOGRAM_BINS = 40
 STRONG_CORRELATION = 0.9
 _ROW_ID_CHUNK = 10_000
-TARGET_HINTS = ("target", "label", "class", "labels", "classes", "y", "outcome")
 OTHER_CLASSES = "(other classes)"
 MISSING = "(missing)"
 OTHER_CATEGORIES = "(other values)"
@@ -49,26 +48,6 @@ def dataset_name_from_file(filename: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
     name = re.sub(r"^[^A-Za-z0-9]+", "", name)[:64].rstrip("_.-")
     return name or "dataset"
-
-
-def suggest_target(names: list[str], roles: dict[str, str] | None = None) -> str:
-    """The column most likely to be the target.
-
-    One named like target/label/class; else the last column that could be a class (not an id,
-    constant, free text or date, going by ``roles``); else the last column.
-    """
-    lowered = [n.strip().lower() for n in names]
-    for hint in TARGET_HINTS:
-        if hint in lowered:
-            return names[lowered.index(hint)]
-    for name, low in zip(names, lowered, strict=True):
-        if any(low.endswith(("_" + hint, " " + hint, "-" + hint)) for hint in TARGET_HINTS[:3]):
-            return name
-    roles = roles or {}
-    for name in reversed(names):
-        if roles.get(name) not in ("identifier", "constant", "text", "datetime"):
-            return name
-    return names[-1]
 
 
 # -- reading rows: everything, or a seeded random sample ----------------------------------------

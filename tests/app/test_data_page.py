@@ -197,6 +197,7 @@ def test_a_refused_save_shows_the_reason_and_stores_nothing(settings, sessions, 
     path = tmp_path / "bad.csv"
     path.write_text(content)
     at = _data_page(**{UPLOAD_PATH: str(path), UPLOAD_NAME: "bad.csv"})
+    at.selectbox(key="data_target_0").set_value("label").run()  # one class or too few rows: not suggested
     at.button(key="data_save").click().run()
     assert not at.exception
     assert any(words in e.value for e in at.error)
@@ -219,7 +220,7 @@ def test_an_unreadable_file_shows_the_reason(settings, tmp_path: Path) -> None:
     path.write_bytes(b"PK\x03\x04 a zipped workbook")
     at = _data_page(**{UPLOAD_PATH: str(path), UPLOAD_NAME: "book.xlsx"})
     assert any("Excel workbook" in e.value for e in at.error)
-    assert not at.button  # nothing to save
+    assert "data_save" not in [b.key for b in at.button]  # nothing to save
 
 
 # -- versions -----------------------------------------------------------------------------------------
@@ -270,3 +271,42 @@ def test_rows_without_a_label_are_counted_before_and_after_saving(settings, sess
     assert not at.exception and not at.error
     assert any("(344 rows, target `sex`). 11 rows have no label" in s.value for s in at.success)
     assert any("11 rows have no label in `sex` (3.2%)" in i.value for i in at.info)  # the version's overview
+
+
+def _penguins_csv(tmp_path: Path) -> Path:
+    from palmerpenguins import load_penguins
+
+    path = tmp_path / "penguins.csv"
+    load_penguins().to_csv(path, index=False)  # year is the last column
+    return path
+
+
+def test_the_target_is_suggested_by_evidence_and_an_odd_choice_is_warned_about(settings, tmp_path: Path) -> None:
+    at = _data_page(**{UPLOAD_PATH: str(_penguins_csv(tmp_path)), UPLOAD_NAME: "penguins.csv"})
+    assert not at.error
+    target = at.selectbox(key="data_target_0")
+    assert target.value == "species"  # not `year`, the last column
+    assert any(c.value.startswith("Suggested `species`: named like a label, 3 text values") for c in at.caption)
+    assert not at.warning
+
+    target.set_value("year").run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == ["`year` is a number with 3 values: is it really what you want to predict?"]
+    assert not at.button(key="data_save").disabled  # a warning, not a refusal
+    at.selectbox(key="data_target_0").set_value("island").run()
+    assert not at.warning
+
+
+def test_a_file_without_a_likely_label_asks_for_the_target(settings, sessions, tmp_path: Path) -> None:
+    path = tmp_path / "readings.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"sensor": [f"S{i:04d}" for i in range(60)], "reading": rng.normal(0, 1, 60)}).to_csv(
+        path, index=False
+    )
+    at = _data_page(**{UPLOAD_PATH: str(path), UPLOAD_NAME: "readings.csv"})
+    assert at.selectbox(key="data_target_0").value is None
+    assert at.button(key="data_save").disabled
+    assert any("Pick the column to predict." in c.value for c in at.caption)
+    at.selectbox(key="data_target_0").set_value("sensor").run()
+    assert any("Almost every row has its own value of `sensor`" in w.value for w in at.warning)
+    assert not at.button(key="data_save").disabled

@@ -72,28 +72,6 @@ def test_dataset_name_from_file_is_a_valid_name(filename: str, name: str) -> Non
     assert validate_name(explore.dataset_name_from_file(filename))
 
 
-@pytest.mark.parametrize(
-    ("names", "target"),
-    [
-        (["a", "Class", "b"], "Class"),
-        (["Label", "x"], "Label"),
-        (["x", "churn_label", "y2"], "churn_label"),
-        (["a", "b", "outcome_of"], "outcome_of"),
-        (["a", "b", "c"], "c"),
-    ],
-)
-def test_suggest_target_prefers_a_column_named_like_a_target(names: list[str], target: str) -> None:
-    assert explore.suggest_target(names) == target
-
-
-def test_suggest_target_skips_columns_that_cannot_be_a_class() -> None:
-    names = ["id", "spend", "churned", "comment", "day", "source"]
-    roles = {"id": "identifier", "spend": "numeric", "churned": "boolean", "comment": "text", "day": "datetime"}
-    assert explore.suggest_target(names, roles | {"source": "constant"}) == "churned"
-    assert explore.suggest_target(names, roles | {"source": "categorical"}) == "source"
-    assert explore.suggest_target(["id"], {"id": "identifier"}) == "id"
-
-
 # -- overview ----------------------------------------------------------------------------------------
 
 
