@@ -204,7 +204,7 @@ with now_tab:
             with st.spinner("Comparing with the training data…"), sessions() as session:
                 if upload is not None:
                     with tempfile.TemporaryDirectory(prefix="sift-drift-") as folder:
-                        saved = Path(folder) / "inputs.csv"
+                        saved = Path(folder) / (Path(upload.name).name or "inputs.csv")  # the report names the file
                         saved.write_bytes(upload.getvalue())
                         result = drift.measure_file(session=session, settings=settings, dataset=dataset, path=saved)
                 elif selection is None:

@@ -273,6 +273,8 @@ def _show(values: Any, limit: int = 4) -> str:
 
 def _number(value: Any) -> str:
     value = float(value)
+    if value.is_integer() and abs(value) < 1e4:  # years and codes read as written: 2007, not 2,007
+        return str(int(value))
     if value.is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"
     return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"

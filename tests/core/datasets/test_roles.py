@@ -229,3 +229,10 @@ def test_large_columns_count_exactly_where_it_matters() -> None:
     many = pd.Series(rng.choice([f"city {i}" for i in range(30)], n), name="city")
     role, reason = infer_role(many)
     assert role == "categorical" and "30 distinct values in a sample of 100,000 rows" in reason
+
+
+def test_a_year_is_read_as_written_in_its_reason() -> None:
+    """Issue 13: penguins' year read "numbers from 2,007 to 2,009"."""
+    role, reason = infer_role(pd.Series([2007, 2008, 2009] * 40, name="year"))
+    assert (role, reason) == ("numeric", "numbers from 2007 to 2009")
+    assert infer_role(pd.Series([12_500, 40_000, 99_000] * 40, name="income"))[1] == "numbers from 12,500 to 99,000"
