@@ -18,6 +18,7 @@ import streamlit as st
 from app import resources
 from app.ui import state
 from app.ui.charts import class_mix_bar, confidence_histogram
+from app.ui.format import plain_integer_columns
 from core.errors import SiftError
 from core.scoring import (
     MOSTLY_MISSING,
@@ -198,7 +199,12 @@ def show_outcomes(result: dict[str, Any], output: Path, rejected: Path) -> None:
         st.dataframe(counts, key=page.key("flag_counts"), hide_index=True, width="content")
         preview = result.get("flagged_preview")
         if preview is not None:
-            st.dataframe(_scored_rows(preview), key=page.key("flagged"), hide_index=True, column_config=SHOWN)
+            st.dataframe(
+                _scored_rows(preview),
+                key=page.key("flagged"),
+                hide_index=True,
+                column_config=plain_integer_columns(preview) | SHOWN,
+            )
             if flagged > len(preview):
                 st.caption(f"The first {len(preview)} flagged rows of {flagged:,}: all are in the scored file.")
     if result["rejected"] and rejected.exists():
@@ -207,7 +213,12 @@ def show_outcomes(result: dict[str, Any], output: Path, rejected: Path) -> None:
             "correct them and score them again."
         )
         frame = pd.read_csv(rejected, nrows=OUTCOME_ROWS, dtype=str, keep_default_na=False)
-        st.dataframe(_key_columns_first(frame, REJECTED_COLUMNS), key=page.key("rejected"), hide_index=True)
+        st.dataframe(
+            _key_columns_first(frame, REJECTED_COLUMNS),
+            key=page.key("rejected"),
+            hide_index=True,
+            column_config=plain_integer_columns(frame),
+        )
         if result["rejected"] > len(frame):
             st.caption(f"The first {len(frame)} rejected rows of {result['rejected']:,}: all are in the rejected file.")
 
@@ -236,7 +247,12 @@ if result is not None and result.get("output"):
         show_outcomes(result, output, rejected)
         st.markdown("**Scored rows**")
         preview = pd.read_csv(output, nrows=PREVIEW_ROWS, dtype={"flags": str})
-        st.dataframe(_scored_rows(preview), key=page.key("preview"), hide_index=True, column_config=SHOWN)
+        st.dataframe(
+            _scored_rows(preview),
+            key=page.key("preview"),
+            hide_index=True,
+            column_config=plain_integer_columns(preview) | SHOWN,
+        )
         if result["scored"] > PREVIEW_ROWS:
             st.caption(f"The first {PREVIEW_ROWS} scored rows of {result['scored']:,}.")
         charts = st.columns(2)

@@ -10,6 +10,7 @@ import streamlit as st
 from app import resources
 from app.ui import access
 from app.ui import explore as figures
+from app.ui.format import plain_integer_columns
 from app.ui.uploads import forget_upload, keep_upload
 from core.datasets import explore
 from core.datasets.reading import DEFAULT_MISSING_MARKERS, CsvFile, read_csv
@@ -139,7 +140,8 @@ def review_file(path: str, filename: str) -> None:
     c3.metric("Rows", f"{len(frame):,}")
     c4.metric("Columns", f"{frame.shape[1]:,}")
     st.caption(f"First {min(PREVIEW_ROWS, len(frame))} rows as read")
-    st.dataframe(frame.head(PREVIEW_ROWS), hide_index=True, height=240)
+    head = frame.head(PREVIEW_ROWS)
+    st.dataframe(head, hide_index=True, height=240, column_config=plain_integer_columns(head))
 
     names = [c.name for c in inferred]
     roles = {c.name: c.role for c in inferred}
