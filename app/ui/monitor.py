@@ -20,6 +20,7 @@ MONITOR_PAGE = "app/pages/monitor.py"
 MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 GREY = "#b0b0b0"
+REPORT_ZOOM = 0.8
 # Evidently's report holds column names and values inside <script> blocks without escaping "</script>",
 # and st.iframe gives HTML the app's own origin. So the report runs in a frame sandboxed to scripts only:
 # a hostile name in an uploaded file can spoil the report's layout but cannot reach the app.
@@ -32,6 +33,9 @@ _SANDBOXED_PAGE = (
 
 def sandboxed_page(report: str) -> str:
     """A page that shows ``report`` (a whole HTML document) in a frame that may run scripts but has no origin."""
+    # Evidently lays its tables out for a full browser window: in the app's column their right-hand
+    # columns were cut off; at REPORT_ZOOM the same layout fits the column
+    report = report.replace("<head>", f"<head><style>html{{zoom:{REPORT_ZOOM}}}</style>", 1)
     return _SANDBOXED_PAGE.replace("{report}", html.escape(report, quote=True))
 
 

@@ -127,3 +127,14 @@ def test_monitor_shows_data_quality_apart_from_drift_on_a_table_with_a_few_value
     assert any(m.label == "Features drifting" and m.value == "0%" for m in at.metric)
     check = _drift_tables(at)[1].set_index("feature")  # the window's, then the check's
     assert "1 unseen" in check.loc["island", "data quality"] and not check.loc["year", "drifted"]
+
+
+def test_the_embedded_report_is_zoomed_to_fit_the_apps_column() -> None:
+    """Issue 13: Evidently's tables, laid out for a full window, lost their right-hand columns in the app."""
+    import html as html_module
+
+    from app.ui.monitor import REPORT_ZOOM, sandboxed_page
+
+    page = sandboxed_page("<html><head><title>r</title></head><body>x</body></html>")
+    inner = html_module.unescape(page.split('srcdoc="', 1)[1].rsplit('"></iframe>', 1)[0])
+    assert inner.startswith(f"<html><head><style>html{{zoom:{REPORT_ZOOM}}}</style><title>r</title>")
