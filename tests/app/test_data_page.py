@@ -152,6 +152,8 @@ def test_an_uploaded_file_is_read_and_saved_as_a_version(settings, sessions, tmp
     assert not at.exception and not at.error
     assert _versions(sessions) == [("Shop_export_May", 1, "Shop export (May).csv")]
     assert any("Saved Shop export (May).csv as **Shop_export_May v1**" in s.value for s in at.success)
+    # the next step is one click away
+    assert [str(link.proto.label) for link in at.get("page_link")].count("Train a model") == 1
     # the new dataset is selected in the sidebar and explored
     assert at.session_state[DATASET_KEY] == "Shop_export_May"
     assert {m.label: m.value for m in at.metric}["Rows"] == "120"
