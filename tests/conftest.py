@@ -50,6 +50,24 @@ def empty_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _build_empty_home(tmp_path_factory.mktemp("templates") / "empty")
 
 
+def add_penguins(home: Path, folder: Path) -> Path:
+    """Ingest palmerpenguins' table (target species) into ``home`` and train a champion; returns ``home``."""
+    import palmerpenguins
+
+    from core.datasets.versions import ingest
+    from core.db import open_database
+    from core.training.train import train
+
+    source = folder / "penguins.csv"
+    palmerpenguins.load_penguins().to_csv(source, index=False)
+    settings = home_settings(home)
+    with open_database(settings).begin() as session:
+        ingest(session=session, path=source, name="penguins", target="species")
+    with open_database(settings).begin() as session:
+        train(session=session, settings=settings, dataset="penguins", trials=TEST_TRIALS)
+    return home
+
+
 @pytest.fixture(scope="session")
 def trained_template(tmp_path_factory: pytest.TempPathFactory, empty_template: Path) -> Path:
     """A home with the rice data ingested and a champion trained (once per test session)."""

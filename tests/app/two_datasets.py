@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import palmerpenguins
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import REPO_ROOT, Settings, get_settings
-from tests.conftest import TEST_TRIALS, _use_home
-from tests.homes import copy_home, home_settings
+from tests.conftest import _use_home, add_penguins
+from tests.homes import copy_home
 
 ENTRY = str(REPO_ROOT / "streamlit_app.py")
 DATASET_KEY = "sift_dataset"  # the sidebar's dataset selectbox (app/resources.py)
@@ -24,19 +23,8 @@ DATASET_KEY = "sift_dataset"  # the sidebar's dataset selectbox (app/resources.p
 @pytest.fixture(scope="session")
 def two_datasets_template(tmp_path_factory: pytest.TempPathFactory, trained_template: Path) -> Path:
     """The trained rice home plus penguins (344 rows, 3 species, missing values), trained with 2 trials."""
-    from core.datasets.versions import ingest
-    from core.db import open_database
-    from core.training.train import train
-
     home = copy_home(trained_template, tmp_path_factory.mktemp("templates") / "two-datasets")
-    source = tmp_path_factory.mktemp("penguins") / "penguins.csv"
-    palmerpenguins.load_penguins().to_csv(source, index=False)
-    settings = home_settings(home)
-    with open_database(settings).begin() as session:
-        ingest(session=session, path=source, name="penguins", target="species")
-    with open_database(settings).begin() as session:
-        train(session=session, settings=settings, dataset="penguins", trials=TEST_TRIALS)
-    return home
+    return add_penguins(home, tmp_path_factory.mktemp("penguins"))
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from palmerpenguins import load_penguins
 
 from core.config import Settings, get_settings
 from core.scoring import score_file
-from tests.conftest import RICE, TEST_TRIALS, _use_home
-from tests.homes import copy_home, home_settings
+from tests.conftest import RICE, _use_home, add_penguins
+from tests.homes import copy_home
 
 FEATURES = ["Area", "Perimeter", "Major_Axis_Length", "Minor_Axis_Length", "Eccentricity", "Convex_Area", "Extent"]
 
@@ -46,20 +46,8 @@ def score_rows(
 @pytest.fixture(scope="session")
 def penguins_template(tmp_path_factory: pytest.TempPathFactory, empty_template: Path) -> Path:
     """A home with palmerpenguins' table ingested (target species) and a champion (once per session)."""
-    from core.datasets.versions import ingest
-    from core.db import open_database
-    from core.training.train import train
-
     folder = tmp_path_factory.mktemp("templates")
-    source = folder / "penguins.csv"
-    load_penguins().to_csv(source, index=False)
-    home = copy_home(empty_template, folder / "penguins")
-    settings = home_settings(home)
-    with open_database(settings).begin() as session:
-        ingest(session=session, path=source, name="penguins", target="species")
-    with open_database(settings).begin() as session:
-        train(session=session, settings=settings, dataset="penguins", trials=TEST_TRIALS)
-    return home
+    return add_penguins(copy_home(empty_template, folder / "penguins"), folder)
 
 
 @pytest.fixture
