@@ -460,14 +460,7 @@ def prediction_span(*, session: Session, dataset: str) -> tuple[datetime | None,
     first, last = session.execute(
         select(func.min(Prediction.created_at), func.max(Prediction.created_at)).where(Prediction.dataset == dataset)
     ).one()
-    return _utc(first), _utc(last)
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back without their (UTC) time zone."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+    return first, last
 
 
 def dataset_classes(*, session: Session, dataset: str) -> list[str]:

@@ -54,33 +54,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back without their (UTC) time zone."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 def ago(moment: datetime | None, now: datetime | None = None) -> str:
     """``moment`` as '12 s ago', '3 min ago', '2 h ago' or a date."""
     if moment is None:
         return "at an unknown time"
-    seconds = ((now or _now()) - _aware(moment)).total_seconds()
+    seconds = ((now or _now()) - moment).total_seconds()
     if seconds < 90:
         return f"{max(0, round(seconds))} s ago"
     if seconds < 90 * 60:
         return f"{round(seconds / 60)} min ago"
     if seconds < 36 * 3600:
         return f"{round(seconds / 3600)} h ago"
-    return f"on {_aware(moment):%Y-%m-%d %H:%M} UTC"
+    return f"on {moment:%Y-%m-%d %H:%M} UTC"
 
 
 def elapsed_seconds(job: Job, now: datetime | None = None) -> float | None:
     """Seconds the job has been (or was) running; None before a worker started it."""
     if job.started_at is None:
         return None
-    end = _aware(job.finished_at) or now or _now()
-    return max(0.0, (end - _aware(job.started_at)).total_seconds())
+    end = job.finished_at or now or _now()
+    return max(0.0, (end - job.started_at).total_seconds())
 
 
 # ---- liveness ---------------------------------------------------------------------------------
@@ -111,9 +104,9 @@ def worker_gone(job: Job, now: datetime | None = None) -> bool:
     if job.pid is not None and job.host == HOST and not process_alive(job.pid):
         return True
     if job.status == "running":
-        last = _aware(job.heartbeat_at or job.started_at)
+        last = job.heartbeat_at or job.started_at
         return last is None or now - last > STALE_AFTER
-    return job.pid is None and now - _aware(job.created_at) > UNCLAIMED_AFTER
+    return job.pid is None and now - job.created_at > UNCLAIMED_AFTER
 
 
 def _observe(job: Job, now: datetime | None = None) -> Job:
@@ -164,7 +157,7 @@ def latest_job(*, session: Session, dataset: str) -> Job | None:
 
 def job_as_dict(job: Job) -> dict[str, Any]:
     def moment(value: datetime | None) -> str | None:
-        return None if value is None else _aware(value).isoformat()
+        return None if value is None else value.isoformat()
 
     return {
         "id": job.id,
@@ -475,6 +468,7 @@ def start_job(settings: Settings, job_id: int) -> int:
 
     The process has a session of its own (it outlives the page, the browser tab and the
     Streamlit session that started it) and writes its output to ``artifacts/jobs/job-ID.log``.
+    A job whose process cannot be started is cancelled before the error is raised.
     """
     from core.db import open_database
 
@@ -490,17 +484,22 @@ def start_job(settings: Settings, job_id: int) -> int:
         else:
             env[name] = value
     path = job_log_path(settings, job_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "core", "run-job", str(job_id)],
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "core", "run-job", str(job_id)],
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+    except Exception:  # a job that cannot start is cancelled, never left queued for nobody
+        with sessions.begin() as session:
+            cancel_job(session=session, job_id=job_id)
+        raise
     # reap the child when it ends, so it never lingers as a zombie that looks alive
     threading.Thread(target=process.wait, name=f"sift-job-{job_id}-reaper", daemon=True).start()
     with sessions.begin() as session:

@@ -692,13 +692,6 @@ def scan_file(path: str | Path, fmt: CsvFormat) -> FileScan:
     return FileScan(digest.hexdigest(), lines, quoted, spaced)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back without their (UTC) time zone."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 def batch_status(batch: Batch, now: datetime | None = None) -> str:
     """running | complete | incomplete; a running batch whose worker is gone is incomplete."""
     if batch.status != "running":
@@ -707,7 +700,7 @@ def batch_status(batch: Batch, now: datetime | None = None) -> str:
 
     if batch.pid is not None and batch.host == HOST and not process_alive(batch.pid):
         return "incomplete"
-    last = _aware(batch.heartbeat_at or batch.created_at)
+    last = batch.heartbeat_at or batch.created_at
     return "incomplete" if last is None or (now or datetime.now(UTC)) - last > STALE_AFTER else "running"
 
 
@@ -1281,7 +1274,7 @@ def list_batches(*, session: Session, dataset: str, limit: int | None = None) ->
 
 def batch_as_dict(batch: Batch) -> dict[str, Any]:
     def moment(value: datetime | None) -> str | None:
-        return None if value is None else _aware(value).isoformat()
+        return None if value is None else value.isoformat()
 
     return {
         "batch_id": batch.id,

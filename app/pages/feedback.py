@@ -72,12 +72,7 @@ def _with_inputs(table: pd.DataFrame) -> pd.DataFrame:
 
 def _start(job_id: int) -> str:
     """Launch a retrain job queued by the labels just saved; a job that cannot start is cancelled."""
-    try:
-        jobs.start_job(settings, job_id)
-    except Exception:
-        with sessions.begin() as session:
-            jobs.cancel_job(session=session, job_id=job_id)
-        raise
+    jobs.start_job(settings, job_id)
     return f" Retrain job {job_id} started automatically: follow it on the Train page."
 
 

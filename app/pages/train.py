@@ -107,12 +107,7 @@ def _resume_button(job: Job) -> None:
 
 def _start(job_id: int) -> None:
     """Launch the job's background worker; a job that cannot start is cancelled, not left queued."""
-    try:
-        jobs.start_job(settings, job_id)
-    except Exception:
-        with sessions.begin() as session:
-            jobs.cancel_job(session=session, job_id=job_id)
-        raise
+    jobs.start_job(settings, job_id)
 
 
 def show_decision(decision: dict[str, Any], key: str) -> None:

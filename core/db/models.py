@@ -11,10 +11,30 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment in UTC, aware on the way in and out: SQLite hands datetimes back without their
+    time zone, PostgreSQL in the session's; every column of Sift's own state uses this type, so no
+    reader needs to fix either."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -40,7 +60,7 @@ class DatasetVersion(Base):
     row_count: Mapped[int] = mapped_column(Integer)
     column_count: Mapped[int] = mapped_column(Integer)
     source_file: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
     def rows_table(self) -> str:
@@ -80,8 +100,8 @@ class Batch(Base):
     rows: Mapped[int] = mapped_column(Integer, default=0)
     scored: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     input_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # sha256 of the file
     source: Mapped[str] = mapped_column(String(8), default="batch")  # batch | api
     chunk_size: Mapped[int] = mapped_column(Integer, default=0)
@@ -94,7 +114,7 @@ class Batch(Base):
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0)  # bumped each time a worker (re)starts it
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class BatchChunk(Base):
@@ -114,7 +134,7 @@ class BatchChunk(Base):
     rejected: Mapped[int] = mapped_column(Integer)
     class_mix: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     confidence_bins: Mapped[list[int]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Prediction(Base):
@@ -126,7 +146,7 @@ class Prediction(Base):
     __tablename__ = "predictions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     dataset: Mapped[str] = mapped_column(String(64), index=True)
     model_name: Mapped[str] = mapped_column(String(64))
     model_version: Mapped[int] = mapped_column(Integer)
@@ -188,10 +208,10 @@ class Job(Base):
     host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0)  # bumped each time a worker claims the job
     study_name: Mapped[str | None] = mapped_column(String(160), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class AliasEvent(Base):
@@ -215,7 +235,7 @@ class AliasEvent(Base):
     who: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class Feedback(Base):
@@ -227,8 +247,8 @@ class Feedback(Base):
     prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id"), unique=True)
     label: Mapped[str] = mapped_column(Text)
     who: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class FeedbackHistory(Base):
@@ -241,7 +261,7 @@ class FeedbackHistory(Base):
     old_label: Mapped[str | None] = mapped_column(Text, nullable=True)  # None: the first label
     new_label: Mapped[str] = mapped_column(Text)
     who: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RetrainPolicy(Base):
@@ -260,7 +280,7 @@ class RetrainPolicy(Base):
     last_auto_labels: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_auto_champion: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_auto_job: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DriftWindow(Base):
@@ -285,8 +305,8 @@ class DriftWindow(Base):
     model_version: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(8))  # day | batch | count
     key: Mapped[str] = mapped_column(String(64))
-    start: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # first prediction's time
-    end: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # last prediction's time
+    start: Mapped[datetime] = mapped_column(UTCDateTime)  # first prediction's time
+    end: Mapped[datetime] = mapped_column(UTCDateTime)  # last prediction's time
     first_id: Mapped[int] = mapped_column(Integer)
     last_id: Mapped[int] = mapped_column(Integer)
     rows: Mapped[int] = mapped_column(Integer)
@@ -302,7 +322,7 @@ class DriftWindow(Base):
     estimated_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
     class_mix: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # predicted class -> rows
     confidence_bins: Mapped[list[int]] = mapped_column(JSON, default=list)  # 20 equal bins from 0 to 1
-    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DriftOptions(Base):
@@ -313,7 +333,7 @@ class DriftOptions(Base):
     dataset: Mapped[str] = mapped_column(String(64), primary_key=True)
     columns: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {column: {"method"?, "threshold"?}}
     who: Mapped[str] = mapped_column(String(128), default="app")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ModelBaseline(Base):
@@ -339,7 +359,7 @@ class ModelBaseline(Base):
     class_mix: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     confidence_bins: Mapped[list[int]] = mapped_column(JSON, default=list)
     key_features: Mapped[list[str]] = mapped_column(JSON, default=list)  # by permutation importance, largest first
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class AlertEvent(Base):
@@ -363,6 +383,6 @@ class AlertEvent(Base):
     value: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | acknowledged
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)

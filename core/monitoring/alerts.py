@@ -34,7 +34,7 @@ from core.config import Settings
 from core.db.models import AlertEvent, DriftWindow, ModelBaseline, utcnow
 from core.errors import AlertNotFound
 from core.monitoring import estimate, quality
-from core.monitoring.ledger import aware, window_label
+from core.monitoring.ledger import window_label
 
 KIND_LABELS = {
     "drift_share": "Drift share",
@@ -240,7 +240,7 @@ def acknowledge(*, session: Session, alert_id: int, who: str = "app", dataset: s
 
 def alert_as_dict(alert: AlertEvent) -> dict[str, Any]:
     def moment(value: Any) -> str | None:
-        return aware(value).isoformat() if value is not None else None
+        return value.isoformat() if value is not None else None
 
     return {
         "id": alert.id,

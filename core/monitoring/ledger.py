@@ -28,13 +28,6 @@ KIND_LABELS = {"day": "per day", "batch": "per batch", "count": "every N predict
 READ_PAGE = 50_000
 
 
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back without their (UTC) time zone."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 def _day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
@@ -196,7 +189,7 @@ def day_spans(session: Session, dataset: str, *, now: datetime | None = None) ->
     )
     rejected: dict[tuple[int, str], int] = {}
     for batch in _batch_rejections(session, dataset):
-        moment = aware(batch.created_at)
+        moment = batch.created_at
         if moment is not None and batch.rejected:
             k = (batch.model_version, moment.date().isoformat())
             rejected[k] = rejected.get(k, 0) + batch.rejected
@@ -214,8 +207,8 @@ def day_spans(session: Session, dataset: str, *, now: datetime | None = None) ->
                 flagged=int(flagged or 0),
                 rejected=rejected.get((int(version), key), 0),
                 closed=key < today,
-                start=aware(start),
-                end=aware(end),
+                start=start,
+                end=end,
             )
         )
     return spans
@@ -255,8 +248,8 @@ def batch_spans(session: Session, dataset: str) -> list[Span]:
                 flagged=int(flagged or 0),
                 rejected=int(batch.rejected) if batch is not None else 0,
                 closed=batch is not None and batch_status(batch) != "running",
-                start=aware(start),
-                end=aware(end),
+                start=start,
+                end=end,
             )
         )
     return spans
@@ -311,4 +304,4 @@ def span_times(session: Session, dataset: str, span: Span) -> tuple[datetime, da
     first, last = session.execute(
         select(func.min(Prediction.created_at), func.max(Prediction.created_at)).where(and_(*span.where(dataset)))
     ).one()
-    return aware(first), aware(last)
+    return first, last

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.db.models import Feedback, Prediction
 from core.model_card import wilson_interval
-from core.monitoring.ledger import aware, window_label
+from core.monitoring.ledger import window_label
 
 
 def labelled(*, session: Session, dataset: str) -> pd.DataFrame:
@@ -39,7 +39,7 @@ def labelled(*, session: Session, dataset: str) -> pd.DataFrame:
     )
     columns = ["prediction_id", "created_at", "model_version", "batch_id", "predicted", "confidence", "label"]
     frame = pd.DataFrame([tuple(r) for r in session.execute(stmt)], columns=columns)
-    frame["created_at"] = pd.to_datetime([aware(t) for t in frame["created_at"]], utc=True)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     frame["correct"] = frame["predicted"].astype(str) == frame["label"].astype(str)
     return frame
 

@@ -71,8 +71,8 @@ def span_of(window: DriftWindow) -> Span:
         flagged=window.flagged,
         rejected=window.rejected,
         closed=window.closed,
-        start=ledger.aware(window.start),
-        end=ledger.aware(window.end),
+        start=window.start,
+        end=window.end,
     )
 
 
@@ -225,8 +225,8 @@ def window_as_dict(window: DriftWindow) -> dict[str, Any]:
         "window": window_name(window),
         "label": window_label(window.kind, window.key, window.model_version),
         "model_version": window.model_version,
-        "start": ledger.aware(window.start).isoformat() if window.start else None,
-        "end": ledger.aware(window.end).isoformat() if window.end else None,
+        "start": window.start.isoformat() if window.start else None,
+        "end": window.end.isoformat() if window.end else None,
         "rows": window.rows,
         "closed": window.closed,
         "status": window.status,
@@ -260,8 +260,8 @@ def windows_frame(windows: list[DriftWindow]) -> pd.DataFrame:
             "window": window_label(w.kind, w.key, w.model_version),
             "name": window_name(w),
             "model_version": w.model_version,
-            "start": pd.Timestamp(ledger.aware(w.start)),
-            "end": pd.Timestamp(ledger.aware(w.end)),
+            "start": pd.Timestamp(w.start),
+            "end": pd.Timestamp(w.end),
             "rows": w.rows,
             "closed": w.closed,
             "status": w.status,

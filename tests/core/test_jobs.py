@@ -169,6 +169,17 @@ def test_start_job_runs_to_done_in_a_background_process(trained_settings, traine
     assert jobs.job_log_path(trained_settings, job_id).exists()
 
 
+def test_a_job_that_cannot_start_is_cancelled_not_left_queued(trained_settings, trained_sessions) -> None:
+    job_id = _submit(trained_sessions, trials=1)
+    jobs_folder = jobs.job_log_path(trained_settings, job_id).parent
+    jobs_folder.parent.mkdir(parents=True, exist_ok=True)
+    jobs_folder.write_text("a file where the job logs' folder should be")  # the log cannot be opened
+    with pytest.raises(OSError):
+        jobs.start_job(trained_settings, job_id)
+    job = _job(trained_sessions, job_id)
+    assert job.status == "cancelled" and job.pid is None
+
+
 def test_a_job_whose_worker_is_gone_is_interrupted_and_can_be_resumed(trained_sessions) -> None:
     now = jobs._now()
     with trained_sessions.begin() as session:

@@ -95,7 +95,7 @@ def test_promote_moves_the_champion_and_records_who_when_from_to_why(two_setting
     assert (newest.action, newest.alias, newest.from_version, newest.to_version) == ("promote", "champion", 1, 2)
     assert (newest.who, newest.reason) == ("alice", "better on recent feedback")
     assert newest.details == {"labels": 120, "challenger_cleared": 2}
-    when = newest.created_at if newest.created_at.tzinfo else newest.created_at.replace(tzinfo=UTC)
+    when = newest.created_at
     assert before - timedelta(seconds=1) <= when <= datetime.now(UTC)
 
 

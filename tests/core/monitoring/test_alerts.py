@@ -12,7 +12,6 @@ from core.db.models import AlertEvent, Prediction
 from core.errors import AlertNotFound
 from core.feedback import record_label
 from core.monitoring import alerts, windows
-from core.monitoring.ledger import aware
 from tests.core.monitoring.conftest import penguins_rows, rice_rows, score_rows
 
 
@@ -50,7 +49,7 @@ def test_an_alert_is_raised_once_and_acknowledged(trained_settings, trained_sess
     with trained_sessions() as session:
         still_open = alerts.list_alerts(session=session, dataset="rice", status="open")
         assert flagged.id not in {a.id for a in still_open} and len(still_open) == len(first.alerts) - 1
-        assert aware(session.get(AlertEvent, flagged.id).acknowledged_at) == seen_at
+        assert session.get(AlertEvent, flagged.id).acknowledged_at == seen_at
     assert _refresh(trained_settings, trained_sessions).alerts == []  # acknowledged: not raised again
 
 
