@@ -17,7 +17,6 @@ import json
 import logging
 import math
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +38,7 @@ from core import registry
 from core.config import REPO_ROOT, Settings
 from core.db.models import JOB_ACTIVE, Job
 from core.errors import JobConflict, JobFailed, JobNotFound, ModelNotFound, SiftError
+from core.processes import HOST, process_alive
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ PROGRESS_WRITE_SECONDS = 0.5  # at most one progress write per this many seconds
 HEARTBEAT_SECONDS = 5.0
 STALE_AFTER = timedelta(seconds=120)  # a running job without a heartbeat for this long has lost its worker
 UNCLAIMED_AFTER = timedelta(seconds=120)  # a queued job no worker was started for
-HOST = socket.gethostname()
 
 
 def _now() -> datetime:
@@ -77,23 +76,6 @@ def elapsed_seconds(job: Job, now: datetime | None = None) -> float | None:
 
 
 # ---- liveness ---------------------------------------------------------------------------------
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this machine and has not exited (a zombie has)."""
-    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there: rely on heartbeats
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc on this system: the signal check has to do
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def worker_gone(job: Job, now: datetime | None = None) -> bool:

@@ -73,6 +73,7 @@ from core.errors import (
 from core.explain import Explanation, explain_row
 from core.features import coerce_inputs
 from core.labels import written_classes
+from core.processes import HOST, process_alive
 
 log = logging.getLogger(__name__)
 
@@ -696,8 +697,6 @@ def batch_status(batch: Batch, now: datetime | None = None) -> str:
     """running | complete | incomplete; a running batch whose worker is gone is incomplete."""
     if batch.status != "running":
         return batch.status
-    from core.jobs import HOST, process_alive
-
     if batch.pid is not None and batch.host == HOST and not process_alive(batch.pid):
         return "incomplete"
     last = batch.heartbeat_at or batch.created_at
@@ -1003,8 +1002,6 @@ def _claim(
     session: Session, *, batch: Batch | None, dataset: str, model: LoadedModel, digest: str, **values: Any
 ) -> Batch:
     """Create the batch, or take over an unfinished one (refused while its worker is alive)."""
-    from core.jobs import HOST
-
     now = utcnow()
     if batch is None:
         batch = Batch(

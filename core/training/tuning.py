@@ -13,9 +13,7 @@ others' last trials and picks the best; workers never register anything.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import threading
 import time
 import uuid
@@ -31,6 +29,7 @@ import optuna
 import pandas as pd
 
 from core.config import Settings
+from core.processes import HOST, process_alive, worker_id
 from core.training.evaluate import cross_validate
 from core.training.factories import XGBOOST_DEFAULTS, make_xgboost
 
@@ -55,11 +54,6 @@ def study_name_for(dataset: str, dataset_version: int, run_key: str | None = Non
     """``<dataset>-v<version>-<run key>``; a new run key (time and random suffix) if none is given."""
     key = run_key or f"{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
     return re.sub(r"[^\w.-]+", "_", f"{dataset}-v{dataset_version}-{key}")
-
-
-def worker_id() -> str:
-    """Who runs a trial: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @contextmanager
@@ -199,12 +193,10 @@ def study_done(study: optuna.Study) -> str | None:
 
 def _abandoned(trial: optuna.trial.FrozenTrial) -> bool:
     """A running trial whose process is gone: it died on this machine, or never said who runs it."""
-    from core.jobs import process_alive
-
     host, _, pid = str(trial.user_attrs.get(WORKER, "")).rpartition(":")
     if not host:
         return trial.datetime_start is not None and datetime.now() - trial.datetime_start > UNCLAIMED_TRIAL
-    return host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid))
+    return host == HOST and pid.isdigit() and not process_alive(int(pid))
 
 
 def _live_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

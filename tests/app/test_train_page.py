@@ -12,6 +12,7 @@ from core import jobs, registry
 from core.config import REPO_ROOT
 from core.db.models import Job
 from core.feedback import feedback_counts, record_label, set_retrain_policy
+from core.processes import HOST, process_alive
 from core.promotion import promote
 from core.scoring import score_row
 from core.training.budgets import BUDGETS
@@ -34,7 +35,7 @@ def _train_page() -> AppTest:
 def _add_job(sessions, **fields) -> int:
     now = jobs._now()
     values = {"dataset": "rice", "dataset_version": 1, "parameters": {"trials": 10, "budget": None}}
-    values |= {"study_name": "rice-v1-job1", "started_at": now, "heartbeat_at": now, "host": jobs.HOST}
+    values |= {"study_name": "rice-v1-job1", "started_at": now, "heartbeat_at": now, "host": HOST}
     with sessions.begin() as session:
         job = Job(**(values | fields))
         session.add(job)
@@ -118,9 +119,9 @@ def test_start_creates_a_background_job_that_cancel_stops(trained_settings, trai
     at.button(key=f"train_cancel_{job.id}").click().run()
     assert not at.exception
     end = time.monotonic() + DEADLINE
-    while jobs.process_alive(job.pid) and time.monotonic() < end:
+    while process_alive(job.pid) and time.monotonic() < end:
         time.sleep(1)
-    assert not jobs.process_alive(job.pid), "the background worker did not stop"
+    assert not process_alive(job.pid), "the background worker did not stop"
     with trained_sessions() as session:
         assert jobs.get_job(session=session, job_id=job.id).status == "cancelled"
     assert [v.version for v in registry.list_versions(trained_settings, "rice")] == [1]

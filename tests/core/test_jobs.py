@@ -21,6 +21,7 @@ from core.datasets.demo import load_demo
 from core.datasets.versions import ingest
 from core.db.models import Job
 from core.errors import DatasetNotFound, InvalidBudget, JobConflict, JobNotFound
+from core.processes import HOST
 from tests.conftest import RICE
 from tests.test_cli import ok, user_error
 
@@ -190,7 +191,7 @@ def test_a_job_whose_worker_is_gone_is_interrupted_and_can_be_resumed(trained_se
             parameters={"trials": 5},
             progress={"stage": "tuning", "trial": 2, "trials": 5, "best": 0.9, "values": [0.88, 0.9]},
             pid=_dead_pid(),
-            host=jobs.HOST,
+            host=HOST,
             study_name="rice-v1-job1",
             started_at=now,
             heartbeat_at=now,
@@ -220,7 +221,7 @@ def test_liveness_needs_a_live_process_and_a_recent_heartbeat(trained_sessions) 
             parameters={},
             progress={},
             pid=os.getpid(),
-            host=jobs.HOST,
+            host=HOST,
             started_at=now,
             heartbeat_at=now,
         )

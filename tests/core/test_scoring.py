@@ -505,7 +505,7 @@ def test_an_interrupted_batch_is_incomplete_and_a_rerun_resumes_it(trained_setti
 
 
 def test_a_running_batch_whose_process_is_gone_reads_as_incomplete() -> None:
-    from core.jobs import HOST
+    from core.processes import HOST
 
     gone = Batch(id="x", dataset="d", model_version=1, status="running", pid=2**22 + 12345, host=HOST)
     gone.created_at = gone.heartbeat_at = scoring.utcnow()
