@@ -713,3 +713,21 @@ def measure_file(
     if len(current) < len(frame):
         result.notes.append(f"{len(frame) - len(current):,} rows break the input contract and were left out.")
     return result
+
+
+def check_drift(
+    *,
+    session: Session,
+    settings: Settings,
+    dataset: str,
+    selection: Any = None,
+    path: str | Path | None = None,
+) -> tuple[DriftResult, Path]:
+    """A one-off check, as the Monitor page's "Check drift" makes it: the drift of a CSV file's rows
+    (``path``) or else of a window of the ledger (``selection``), and its report, kept among the
+    newest :data:`ADHOC_REPORTS` (:func:`save_check_report`)."""
+    if path is not None:
+        result = measure_file(session=session, settings=settings, dataset=dataset, path=path)
+    else:
+        result = measure_selection(session=session, settings=settings, dataset=dataset, selection=selection)
+    return result, save_check_report(result, settings, dataset)
