@@ -9,15 +9,14 @@ import streamlit as st
 
 from app import resources
 from app.ui import access
-from app.ui import explore as figures
-from app.ui.format import plain_integer_columns
+from app.ui import data as ui
 from app.ui.uploads import forget_upload, keep_upload
 from core.datasets import explore
 from core.datasets.reading import DEFAULT_MISSING_MARKERS, CsvFile, read_csv
-from core.datasets.roles import ROLES, ColumnRole, infer_roles
+from core.datasets.roles import ColumnRole, infer_roles
 from core.datasets.target import TargetSuggestion, check_target, suggest_target
 from core.datasets.versions import (
-    VersionComparison,
+    DatasetVersion,
     compare_versions,
     delete_version,
     get_version,
@@ -26,10 +25,8 @@ from core.datasets.versions import (
     load_frame,
     unlabelled_rows,
 )
-from core.db.models import DatasetVersion
 from core.errors import SiftError
 
-PREVIEW_ROWS = 100
 # The CSV file being added: a temporary copy of the upload (tests put any file's path here).
 UPLOAD_PATH = "data_upload_path"
 UPLOAD_NAME = "data_upload_name"
@@ -38,7 +35,6 @@ UPLOAD_ID = "data_upload_id"  # one per uploaded file, so its review widgets sta
 UPLOADER_ID = "data_uploader_id"  # bumped to clear the file uploader after a save
 NOTICE = "data_notice"
 TRAIN_NEXT = "data_train_next"  # after a save: "Train a model" is one click away
-DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # a rerun must not unpickle a copy of every cached sample: keep few of them
 CACHE_SAMPLES = 2
 CACHE_RESULTS = 16
@@ -77,10 +73,6 @@ def _check(path: str, markers: tuple[str, ...], modified: float, target: str, ro
     return check_target(csv_file.frame, target, role)
 
 
-def _marker_label(marker: str) -> str:
-    return "(empty cell)" if marker == "" else marker
-
-
 def _save(*, path: str, filename: str, name: str, target: str, roles: dict[str, str], markers: list[str]) -> None:
     bar = st.progress(0.0, text="Storing the rows…")
     try:
@@ -99,13 +91,7 @@ def _save(*, path: str, filename: str, name: str, target: str, roles: dict[str, 
         bar.empty()
         st.error(str(exc))
         return
-    if created:
-        notice = f"Saved {filename} as **{version.label}** ({version.row_count:,} rows, target `{target}`)."
-        if version.unlabelled_rows:
-            notice += f" {_unlabelled_note(version.unlabelled_rows, version)}"
-    else:
-        notice = f"{filename} with this target and these roles is already **{version.label}**: nothing new was stored."
-    st.session_state[NOTICE] = notice
+    st.session_state[NOTICE] = ui.saved_notice(filename, version, created, target)
     st.session_state[TRAIN_NEXT] = True
     st.session_state["data_version"] = version.version
     st.session_state[UPLOADER_ID] = st.session_state.get(UPLOADER_ID, 0) + 1
@@ -121,7 +107,7 @@ def review_file(path: str, filename: str) -> None:
         "Values that mean *missing*",
         options=list(DEFAULT_MISSING_MARKERS),
         default=list(DEFAULT_MISSING_MARKERS),
-        format_func=_marker_label,
+        format_func=ui.marker_label,
         accept_new_options=True,
         key=f"data_markers_{upload}",
         help="A cell holding exactly one of these (spaces around it ignored) is read as missing. "
@@ -133,15 +119,8 @@ def review_file(path: str, filename: str) -> None:
     except SiftError as exc:
         st.error(str(exc))
         return
+    ui.show_file(csv_file)
     frame = csv_file.frame
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Encoding", csv_file.encoding)
-    c2.metric("Delimiter", DELIMITER_NAMES.get(csv_file.delimiter, repr(csv_file.delimiter)))
-    c3.metric("Rows", f"{len(frame):,}")
-    c4.metric("Columns", f"{frame.shape[1]:,}")
-    st.caption(f"First {min(PREVIEW_ROWS, len(frame))} rows as read")
-    head = frame.head(PREVIEW_ROWS)
-    st.dataframe(head, hide_index=True, height=240, column_config=plain_integer_columns(head))
 
     names = [c.name for c in inferred]
     roles = {c.name: c.role for c in inferred}
@@ -158,25 +137,7 @@ def review_file(path: str, filename: str) -> None:
         for warning in _check(path, tuple(markers), modified, target, roles[target]):
             st.warning(warning)
     st.markdown("**Column roles** — what Sift will do with each column. Change a role where it guessed wrong.")
-    edited = st.data_editor(
-        pd.DataFrame(
-            {
-                "column": names,
-                "role": [c.role for c in inferred],
-                "why": [c.reason for c in inferred],
-                "type": [c.dtype for c in inferred],
-            }
-        ),
-        key=f"data_roles_{upload}",
-        hide_index=True,
-        height=min(40 + 35 * len(names), 640),  # every role in view for up to ~17 columns
-        disabled=["column", "why", "type"],
-        column_config={
-            "role": st.column_config.SelectboxColumn("role", options=list(ROLES), required=True),
-            "why": st.column_config.TextColumn("why this role", width="large"),
-        },
-        width="stretch",
-    )
+    edited = ui.roles_editor(inferred, key=f"data_roles_{upload}")
     if target is not None:
         st.caption(f"`{target}` is stored as the target, whatever its role above says.")
     unlabelled = 0 if target is None else int(frame[target].isna().sum())
@@ -251,7 +212,7 @@ def _sample(ref: VersionRef) -> explore.Sample:
 @st.cache_data(max_entries=CACHE_RESULTS, show_spinner=False)
 def _preview(ref: VersionRef) -> pd.DataFrame:
     with resources.sessions()() as session:
-        return load_frame(session=session, version=_version(session, ref), limit=PREVIEW_ROWS)
+        return load_frame(session=session, version=_version(session, ref), limit=ui.PREVIEW_ROWS)
 
 
 @st.cache_data(max_entries=64, show_spinner="Profiling the column…")
@@ -271,104 +232,11 @@ def _forget_if_gone(key: str, options: list) -> None:
         del st.session_state[key]
 
 
-def _sample_note(version: DatasetVersion) -> str:
-    """Says which rows the figures are computed on (see explore.sample_frame)."""
-    if version.row_count > explore.SAMPLE_ROWS:
-        return (
-            f"Computed on a random sample of {explore.SAMPLE_ROWS:,} of the {version.row_count:,} rows "
-            "(the same rows every time)."
-        )
-    return f"Computed on all {version.row_count:,} rows."
-
-
-def _unlabelled_note(count: int, version: DatasetVersion) -> str:
-    rows = "row has" if count == 1 else "rows have"
-    return (
-        f"{count:,} {rows} no label in `{version.target}` ({count / max(version.row_count, 1):.1%}): "
-        "kept in this version, left out of training and of the holdout."
-    )
-
-
 def show_overview(version: DatasetVersion, ref: VersionRef) -> None:
     ov = _overview(ref)
     with resources.sessions()() as session:
         unlabelled = unlabelled_rows(session=session, version=version)
-    if unlabelled:
-        st.info(_unlabelled_note(unlabelled, version))
-    cells = max(ov.rows * ov.columns, 1)
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Rows", f"{ov.rows:,}")
-    c2.metric("Columns", f"{ov.columns:,}")
-    c3.metric("Missing cells", f"{ov.missing_cells:,}", help=f"{ov.missing_cells / cells:.2%} of all cells")
-    ignoring = f", ignoring the identifier column(s) {', '.join(ov.identifiers)}" if ov.identifiers else ""
-    c4.metric(
-        "Duplicate rows",
-        f"{ov.duplicate_rows:,}",
-        help=f"Rows identical to an earlier row in every column{ignoring}.",
-    )
-    by_role = " · ".join(f"{n} {role}" for role, n in sorted(ov.columns_by_role.items(), key=lambda kv: -kv[1]))
-    st.caption(f"Columns by role: {by_role}. Counted over all {ov.rows:,} rows.")
-    if ov.duplicate_rows:
-        st.info(
-            f"{ov.duplicate_rows:,} rows ({ov.duplicate_rows / max(ov.rows, 1):.1%}) repeat an earlier row"
-            f"{ignoring}. Repeated rows can land in both the training and the holdout rows and flatter the "
-            "scores: check whether they are real repeats or double exports."
-        )
-
-    columns = pd.DataFrame(version.columns)
-    columns["missing"] = columns["name"].map(ov.missing).fillna(0).astype("int64")
-    columns["missing %"] = columns["missing"] / max(ov.rows, 1) * 100
-    st.dataframe(
-        columns[["name", "role", "reason", "dtype", "missing", "missing %"]],
-        hide_index=True,
-        column_config={
-            "reason": st.column_config.TextColumn("why this role", width="large"),
-            "missing %": st.column_config.ProgressColumn("missing %", format="%.1f%%", min_value=0, max_value=100),
-        },
-    )
-
-    left, right = st.columns(2)
-    with left:
-        if ov.missing_cells:
-            st.plotly_chart(figures.missing_bar(ov.missing, ov.rows), key="data_chart_missing", width="stretch")
-        else:
-            st.success("No missing cells in any column.")
-    with right:
-        st.plotly_chart(
-            figures.class_balance_bar(ov.class_counts, ov.imbalanced), key="data_chart_classes", width="stretch"
-        )
-        if ov.imbalanced:
-            small, large = ov.class_counts.index[-1], ov.class_counts.index[0]
-            st.warning(
-                f"Heavy class imbalance: the smallest class `{small}` has {ov.class_counts.iloc[-1]:,} rows, "
-                f"{ov.imbalance_ratio:.1%} of the largest (`{large}`, {ov.class_counts.iloc[0]:,} rows). "
-                f"A model can look accurate by mostly predicting `{large}`: judge it by macro F1 or balanced "
-                f"accuracy rather than accuracy, and expect it to miss `{small}` more often. More rows of the "
-                "small classes help most."
-            )
-        missing_target = int(ov.missing.get(ov.target, 0))
-        if missing_target:
-            st.caption(f"{missing_target:,} rows have no target value and are left out of training.")
-
-    st.subheader(f"First {min(PREVIEW_ROWS, ov.rows)} of {ov.rows:,} rows")
-    st.dataframe(_preview(ref), hide_index=True)
-
-
-def _number(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
-
-
-def _summary_text(summary: dict[str, object]) -> str:
-    parts = []
-    for key, value in summary.items():
-        if isinstance(value, float):
-            shown = f"{value:.1%}" if key == "its share" else _number(value)
-        else:
-            shown = f"{value:,}" if isinstance(value, int) else str(value)
-        parts.append(f"{key}: **{shown}**")
-    return " · ".join(parts)
+    ui.show_overview(version, ov, unlabelled, _preview(ref))
 
 
 def show_column(version: DatasetVersion, ref: VersionRef) -> None:
@@ -377,113 +245,13 @@ def show_column(version: DatasetVersion, ref: VersionRef) -> None:
     default = next((i for i, n in enumerate(names) if ov.roles[n] not in ("identifier", "target")), 0)
     _forget_if_gone("data_column", names)
     column = st.selectbox("Column", names, index=default, key="data_column")
-    role = ov.roles[column]
-    profile = _profile(ref, column, role, ov.target)
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Role", role)
-    c2.metric(
-        "Missing",
-        f"{ov.missing[column] / max(ov.rows, 1):.1%}",
-        help=f"{int(ov.missing[column]):,} of {ov.rows:,} rows, counted over every row.",
-    )
-    c3.metric("Distinct values", f"{profile.distinct:,}", help="In the rows the figures are computed on.")
-    if profile.summary:
-        st.markdown(_summary_text(profile.summary))
-    if profile.note:
-        st.info(profile.note)
-    st.caption(_sample_note(version))
-    left, right = st.columns(2)
-    if profile.histogram is not None:
-        axis = column if profile.measure == "values" else f"{column}: {profile.measure}"
-        figure = figures.histogram(profile.histogram, axis, f"Distribution of {axis}")
-        left.plotly_chart(figure, key="data_chart_column", width="stretch")
-        if profile.histogram.by_class:
-            right.plotly_chart(
-                figures.histogram_by_class(profile.histogram, axis, f"{column} by {ov.target}"),
-                key="data_chart_column_by_class",
-                width="stretch",
-            )
-    elif profile.categories is not None:
-        left.plotly_chart(
-            figures.category_bar(profile.categories, f"Most frequent values of {column}"),
-            key="data_chart_column",
-            width="stretch",
-        )
-        if not profile.categories.by_class.empty:
-            right.plotly_chart(
-                figures.category_by_class(profile.categories, f"Mix of {ov.target} for each value of {column}"),
-                key="data_chart_column_by_class",
-                width="stretch",
-            )
+    ui.show_column(version, ov, column, _profile(ref, column, ov.roles[column], ov.target))
 
 
 def show_relations(version: DatasetVersion, ref: VersionRef) -> None:
     ov = _overview(ref)
     matrix, association = _relations(ref, ov.roles, ov.target)
-    note = _sample_note(version)
-    if association.rows < min(version.row_count, explore.SAMPLE_ROWS):
-        note += f" The ranking uses {association.rows:,} of those rows (seeded): mutual information is costlier."
-    st.caption(note)
-    if matrix.empty:
-        st.caption("Fewer than two numeric columns: no correlations to show.")
-        left, right = None, st.container()
-    else:
-        left, right = st.columns(2)
-    if left is not None:
-        with left:
-            st.plotly_chart(figures.correlation_heatmap(matrix), key="data_chart_correlation", width="stretch")
-            pairs = explore.strong_pairs(matrix)
-            if pairs:
-                listed = "; ".join(f"`{a}` and `{b}` (r = {r:.2f})" for a, b, r in pairs[:5])
-                st.caption(f"Columns that move together, so they carry much the same information: {listed}.")
-    with right:
-        if association.ranking.empty:
-            st.info("No column could be ranked against the target.")
-        else:
-            st.plotly_chart(
-                figures.association_bar(association.ranking, ov.target), key="data_chart_association", width="stretch"
-            )
-            st.caption(
-                "Mutual information between each column and the target (scikit-learn's `mutual_info_classif`): "
-                "0 means the column tells nothing about the target on its own; it does not see interactions "
-                "between columns. Categories use their most frequent values, text its length."
-            )
-        if association.skipped:
-            skipped = "; ".join(f"`{c}`: {why}" for c, why in association.skipped.items())
-            st.caption(f"Not ranked — {skipped}.")
-    if not association.ranking.empty:
-        st.dataframe(
-            association.ranking,
-            hide_index=True,
-            column_config={
-                "mutual information": st.column_config.NumberColumn(format="%.4f"),
-                "share of target entropy": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-            },
-        )
-
-
-def show_difference(diff: VersionComparison) -> None:
-    c1, c2, c3 = st.columns(3)
-    c1.metric(f"Rows in v{diff.b}", f"{diff.rows['b']:,}", delta=f"{diff.rows['change']:+,} from v{diff.a}")
-    c2.metric(f"Columns in v{diff.b}", diff.columns["b"], delta=f"{diff.columns['change']:+,} from v{diff.a}")
-    c3.metric("Same file content", "yes" if diff.same_content else "no")
-    if diff.target["a"] != diff.target["b"]:
-        st.warning(f"The target changed: `{diff.target['a']}` in v{diff.a}, `{diff.target['b']}` in v{diff.b}.")
-    changes = [{"column": c["name"], "change": "added", f"v{diff.a}": "", f"v{diff.b}": c["role"]} for c in diff.added]
-    changes += [
-        {"column": c["name"], "change": "removed", f"v{diff.a}": c["role"], f"v{diff.b}": ""} for c in diff.removed
-    ]
-    changes += [
-        {"column": c["name"], "change": "role changed", f"v{diff.a}": c["a"], f"v{diff.b}": c["b"]}
-        for c in diff.role_changed
-    ]
-    if changes:
-        st.dataframe(pd.DataFrame(changes), hide_index=True)
-    elif not diff.schema_changed:
-        st.caption("Same columns, roles and target.")
-    if diff.missing_markers["a"] != diff.missing_markers["b"]:
-        shown = {k: ", ".join(map(_marker_label, v)) or "none" for k, v in diff.missing_markers.items()}
-        st.caption(f"Missing markers: v{diff.a} {shown['a']}; v{diff.b} {shown['b']}.")
+    ui.show_relations(version, ov.target, matrix, association)
 
 
 def manage_versions(dataset: str, numbers: list[int], chosen: int) -> None:
@@ -502,7 +270,7 @@ def manage_versions(dataset: str, numbers: list[int], chosen: int) -> None:
         except SiftError as exc:
             st.error(str(exc))
         else:
-            show_difference(difference)
+            ui.show_difference(difference)
 
     st.subheader("Delete a version")
     _forget_if_gone("data_delete_version", numbers)
@@ -544,21 +312,7 @@ if not versions:
 
 st.subheader("Dataset versions")
 st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "dataset": v.name,
-                "version": v.version,
-                "rows": v.row_count,
-                "columns": v.column_count,
-                "target": v.target,
-                "file": v.source_file,
-                "created": v.created_at,
-                "hash": v.content_hash[:12],
-            }
-            for v in versions
-        ]
-    ),
+    ui.versions_frame(versions),
     hide_index=True,
     column_config={"rows": st.column_config.NumberColumn(format="localized")},
 )

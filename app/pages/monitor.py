@@ -3,7 +3,6 @@
 import tempfile
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from app import resources
@@ -103,33 +102,10 @@ with drift_tab:
         st.plotly_chart(ui.drift_share_figure(frame, settings.alert_drift_share), key="monitor_drift_share")
         if (frame["status"] == "measured").any():
             st.plotly_chart(ui.feature_drift_figure(frame, names), key="monitor_feature_drift")
-        shown = frame[
-            [
-                "id",
-                "window",
-                "rows",
-                "status",
-                "drift_share",
-                "drifted",
-                "not_tested",
-                "quality_issues",
-                "estimated_accuracy",
-                "closed",
-            ]
-        ]
         st.dataframe(
-            shown,
+            frame[ui.WINDOW_COLUMNS],
             hide_index=True,
-            column_config={
-                "drift_share": st.column_config.ProgressColumn(
-                    "drift share", min_value=0, max_value=1, format="percent"
-                ),
-                "estimated_accuracy": st.column_config.NumberColumn("estimated accuracy", format="percent"),
-                "not_tested": st.column_config.TextColumn("not tested"),
-                "quality_issues": st.column_config.NumberColumn(
-                    "data quality", help="Unseen or unreadable values in the window (not drift)."
-                ),
-            },
+            column_config=ui.WINDOWS_TABLE_CONFIG,
             key="monitor_windows_table",
         )
         ids = frame["id"].tolist()
@@ -161,14 +137,11 @@ with drift_tab:
                 except SiftError as exc:
                     st.error(str(exc))
             if path is not None:
-                st.download_button(
-                    "Download the report (HTML)",
-                    data=path.read_bytes(),
-                    file_name=f"drift_{dataset}_{window.kind}_{window.key.replace(':', '-')}.html",
-                    mime="text/html",
-                    key="monitor_download_report",
+                ui.report_download(
+                    path,
+                    f"drift_{dataset}_{window.kind}_{window.key.replace(':', '-')}.html",
+                    "monitor_download_report",
                 )
-                ui.show_report(path)
 
 # --- a one-off check ----------------------------------------------------------------------------
 with now_tab:
@@ -176,12 +149,7 @@ with now_tab:
     source = st.radio(
         "Inputs",
         ["last", "dates", "batch", "file"],
-        format_func={
-            "last": "The last N predictions",
-            "dates": "A date range",
-            "batch": "One batch",
-            "file": "A CSV file",
-        }.get,
+        format_func=ui.CHECK_SOURCES.get,
         horizontal=True,
         key="monitor_source",
     )
@@ -206,27 +174,22 @@ with now_tab:
                     with tempfile.TemporaryDirectory(prefix="sift-drift-") as folder:
                         saved = Path(folder) / (Path(upload.name).name or "inputs.csv")  # the report names the file
                         saved.write_bytes(upload.getvalue())
-                        result = drift.measure_file(session=session, settings=settings, dataset=dataset, path=saved)
+                        result, report = drift.check_drift(
+                            session=session, settings=settings, dataset=dataset, path=saved
+                        )
                 elif selection is None:
                     raise SiftError("Choose a CSV file first.")
                 else:
-                    result = drift.measure_selection(
+                    result, report = drift.check_drift(
                         session=session, settings=settings, dataset=dataset, selection=selection
                     )
-            report = drift.save_check_report(result, settings, dataset)
             st.session_state["monitor_check_result"] = (result.as_dict(), result.stored_columns(), str(report))
         except SiftError as exc:
             st.session_state.pop("monitor_check_result", None)
             st.warning(str(exc))
     if "monitor_check_result" in st.session_state:
         summary, columns, report = st.session_state["monitor_check_result"]
-        a, b, c = st.columns(3)
-        a.metric("Features drifting", f"{summary['drift_share']:.0%}")
-        b.metric("Dataset drift", "yes" if summary["dataset_drift"] else "no")
-        c.metric("Rows compared", f"{summary['rows']['current']:,} vs {summary['rows']['reference']:,}")
-        st.caption(summary.get("window", ""))
-        for note in summary.get("notes", []):
-            st.caption(note)
+        ui.check_summary(summary)
         st.dataframe(
             ui.drift_table(columns),
             hide_index=True,
@@ -237,14 +200,7 @@ with now_tab:
             st.caption(caption)
         path = Path(report)
         if path.exists():
-            st.download_button(
-                "Download the report (HTML)",
-                data=path.read_bytes(),
-                file_name=f"drift_{dataset}_{path.stem}.html",
-                mime="text/html",
-                key="monitor_download_check",
-            )
-            ui.show_report(path)
+            ui.report_download(path, f"drift_{dataset}_{path.stem}.html", "monitor_download_check")
 
 # --- quality --------------------------------------------------------------------------------------
 with quality_tab:
@@ -255,17 +211,8 @@ with quality_tab:
             "No labels yet: the estimated accuracy (dotted) is all there is. Give true classes on the Feedback page."
         )
     st.plotly_chart(ui.accuracy_figure(by_window, frame, holdout), key="monitor_accuracy")
-    base = bases.get(champion)
-    if base is not None and base.check.get("halves"):
-        halves = "; ".join(
-            f"estimated {h['estimate']:.1%} vs realised {h['realised']:.1%} on {h['estimated_on']} rows"
-            for h in base.check["halves"]
-        )
-        st.caption(
-            f"The estimate is the mean chance of being right given each prediction's confidence, calibrated on "
-            f"v{champion}'s holdout ({base.holdout_rows} rows, accuracy {base.holdout_accuracy:.1%}). Checked on "
-            f"halves of that holdout it fits on one and estimates the other: {halves}."
-        )
+    if caption := ui.estimate_caption(bases.get(champion), champion):
+        st.caption(caption)
     if not by_window.empty:
         st.plotly_chart(
             ui.metric_lines_figure(by_window, {"accuracy": "accuracy", "f1_macro": "macro F1"}),
@@ -319,55 +266,20 @@ with alerts_tab:
                 with sessions.begin() as session:
                     alerts.acknowledge(session=session, alert_id=alert.id, who="app", dataset=dataset)
                 st.rerun()
-    st.caption(
-        f"Thresholds: drift share {settings.alert_drift_share:.0%}; key features "
-        f"{settings.alert_key_features or 'all'}; accuracy {settings.alert_accuracy_drop:.0%} below the holdout "
-        f"(realised: from {settings.alert_min_labels} labels); flagged rows {settings.alert_flagged_share:.0%}; "
-        f"rejected rows {settings.alert_rejected_share:.0%} (settings SIFT_ALERT_*)."
-    )
+    st.caption(ui.thresholds_caption(settings))
 
 # --- drift settings -------------------------------------------------------------------------------
 with settings_tab:
     with sessions() as session:
         chosen_options = drift.load_options(session=session, dataset=dataset)
-    editor = pd.DataFrame(
-        {
-            "feature": names,
-            "role": [f["role"] for f in features],
-            "method": [chosen_options.get(n, {}).get("method", "auto") for n in names],
-            "threshold": [chosen_options.get(n, {}).get("threshold") for n in names],
-            "methods that suit it": [", ".join(m.id for m in drift.methods_for(f["role"])) for f in features],
-        }
-    )
-    edited = st.data_editor(
-        editor,
-        hide_index=True,
-        disabled=["feature", "role", "methods that suit it"],
-        column_config={
-            "method": st.column_config.SelectboxColumn("method", options=["auto", *drift.METHODS]),
-            "threshold": st.column_config.NumberColumn("threshold", min_value=0.0, format="%.4g"),
-        },
-        key="monitor_options_editor",
-    )
-    st.caption(
-        "auto: chosen by the column's values and the sample size. Up to 1,000 values in either sample: the K-S "
-        "test for numbers, chi-square (two values: Z-test) for categories and for numbers with at most 5 distinct "
-        "values, at p < 0.05; more: Wasserstein distance for numbers, Jensen-Shannon for categories, at 0.1. "
-        "P-value methods drift below their threshold and only when the effect reaches 0.1; distances at or above "
-        "their threshold. Unseen categories are data quality, not drift. Saving measures the stored windows "
-        "again at the next visit."
-    )
+    edited = ui.options_editor(features, chosen_options)
+    st.caption(ui.OPTIONS_CAPTION)
     if st.button("Save drift settings", key="monitor_save_options") and access.admin_allowed("Changing drift settings"):
-        wanted = {
-            row.feature: {
-                "method": None if row.method in (None, "auto") else row.method,
-                "threshold": None if pd.isna(row.threshold) else float(row.threshold),
-            }
-            for row in edited.itertuples(index=False)
-        }
         try:
             with sessions.begin() as session:
-                drift.save_options(session=session, dataset=dataset, columns=wanted, features=features)
+                drift.save_options(
+                    session=session, dataset=dataset, columns=ui.options_from_editor(edited), features=features
+                )
             st.rerun()
         except SiftError as exc:
             st.error(str(exc))

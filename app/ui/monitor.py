@@ -1,4 +1,5 @@
-"""Monitoring on screen: alert banners, drift tables, and the plotly figures of the Monitor page.
+"""Monitoring on screen: alert banners, drift tables, the plotly figures and the other parts
+(captions, reports, the drift settings table) of the Monitor page.
 
 The figure builders are plain functions of stored figures (windows, quality rows, baselines):
 they never recompute anything.
@@ -14,6 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.config import Settings
+from core.monitoring import drift
 from core.monitoring.alerts import KIND_LABELS
 
 MONITOR_PAGE = "app/pages/monitor.py"
@@ -406,3 +409,124 @@ def confidence_figure(window: pd.DataFrame, holdout: pd.DataFrame, label: str) -
         legend={"orientation": "h", "y": -0.25},
     )
     return fig
+
+
+# --- parts of the Monitor page --------------------------------------------------------------------
+
+WINDOW_COLUMNS = [
+    "id",
+    "window",
+    "rows",
+    "status",
+    "drift_share",
+    "drifted",
+    "not_tested",
+    "quality_issues",
+    "estimated_accuracy",
+    "closed",
+]
+WINDOWS_TABLE_CONFIG = {
+    "drift_share": st.column_config.ProgressColumn("drift share", min_value=0, max_value=1, format="percent"),
+    "estimated_accuracy": st.column_config.NumberColumn("estimated accuracy", format="percent"),
+    "not_tested": st.column_config.TextColumn("not tested"),
+    "quality_issues": st.column_config.NumberColumn(
+        "data quality", help="Unseen or unreadable values in the window (not drift)."
+    ),
+}
+CHECK_SOURCES = {
+    "last": "The last N predictions",
+    "dates": "A date range",
+    "batch": "One batch",
+    "file": "A CSV file",
+}
+OPTIONS_CAPTION = (
+    "auto: chosen by the column's values and the sample size. Up to 1,000 values in either sample: the K-S "
+    "test for numbers, chi-square (two values: Z-test) for categories and for numbers with at most 5 distinct "
+    "values, at p < 0.05; more: Wasserstein distance for numbers, Jensen-Shannon for categories, at 0.1. "
+    "P-value methods drift below their threshold and only when the effect reaches 0.1; distances at or above "
+    "their threshold. Unseen categories are data quality, not drift. Saving measures the stored windows "
+    "again at the next visit."
+)
+
+
+def report_download(path: Path, file_name: str, key: str) -> None:
+    """Evidently's report of a drift measurement: a download button, then the report itself."""
+    st.download_button(
+        "Download the report (HTML)",
+        data=path.read_bytes(),
+        file_name=file_name,
+        mime="text/html",
+        key=key,
+    )
+    show_report(path)
+
+
+def check_summary(summary: dict[str, Any]) -> None:
+    """A one-off check's figures: share of features drifting, dataset drift, rows compared, its notes."""
+    a, b, c = st.columns(3)
+    a.metric("Features drifting", f"{summary['drift_share']:.0%}")
+    b.metric("Dataset drift", "yes" if summary["dataset_drift"] else "no")
+    c.metric("Rows compared", f"{summary['rows']['current']:,} vs {summary['rows']['reference']:,}")
+    st.caption(summary.get("window", ""))
+    for note in summary.get("notes", []):
+        st.caption(note)
+
+
+def estimate_caption(base: Any, champion: int) -> str | None:
+    """How the accuracy estimate is made and how well it fitted the champion's holdout halves."""
+    if base is not None and base.check.get("halves"):
+        halves = "; ".join(
+            f"estimated {h['estimate']:.1%} vs realised {h['realised']:.1%} on {h['estimated_on']} rows"
+            for h in base.check["halves"]
+        )
+        return (
+            f"The estimate is the mean chance of being right given each prediction's confidence, calibrated on "
+            f"v{champion}'s holdout ({base.holdout_rows} rows, accuracy {base.holdout_accuracy:.1%}). Checked on "
+            f"halves of that holdout it fits on one and estimates the other: {halves}."
+        )
+    return None
+
+
+def thresholds_caption(settings: Settings) -> str:
+    """The alert thresholds in force (settings SIFT_ALERT_*)."""
+    return (
+        f"Thresholds: drift share {settings.alert_drift_share:.0%}; key features "
+        f"{settings.alert_key_features or 'all'}; accuracy {settings.alert_accuracy_drop:.0%} below the holdout "
+        f"(realised: from {settings.alert_min_labels} labels); flagged rows {settings.alert_flagged_share:.0%}; "
+        f"rejected rows {settings.alert_rejected_share:.0%} (settings SIFT_ALERT_*)."
+    )
+
+
+def options_editor(features: list[dict[str, Any]], chosen_options: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Each feature's drift method and threshold ("auto" when not chosen), editable."""
+    names = [f["name"] for f in features]
+    editor = pd.DataFrame(
+        {
+            "feature": names,
+            "role": [f["role"] for f in features],
+            "method": [chosen_options.get(n, {}).get("method", "auto") for n in names],
+            "threshold": [chosen_options.get(n, {}).get("threshold") for n in names],
+            "methods that suit it": [", ".join(m.id for m in drift.methods_for(f["role"])) for f in features],
+        }
+    )
+    return st.data_editor(
+        editor,
+        hide_index=True,
+        disabled=["feature", "role", "methods that suit it"],
+        column_config={
+            "method": st.column_config.SelectboxColumn("method", options=["auto", *drift.METHODS]),
+            "threshold": st.column_config.NumberColumn("threshold", min_value=0.0, format="%.4g"),
+        },
+        key="monitor_options_editor",
+    )
+
+
+def options_from_editor(edited: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The edited table as per-column choices: "auto" and an empty threshold are no choice."""
+    return {
+        row.feature: {
+            "method": None if row.method in (None, "auto") else row.method,
+            "threshold": None if pd.isna(row.threshold) else float(row.threshold),
+        }
+        for row in edited.itertuples(index=False)
+    }

@@ -1,4 +1,5 @@
-"""The training report on screen: leaderboard, confusion matrix, curves, importance, tuning.
+"""Training on screen: the training report (leaderboard, confusion matrix, curves, importance,
+tuning), a training job's live panel and outcome, Past jobs, and the retrain counters and decisions.
 
 :func:`show_report` renders what :func:`core.training.report.load_report` returns; the figure
 builders are plain functions of the stored documents, so they never recompute anything.
@@ -12,9 +13,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.ui.format import metric, metric_column, metric_columns
+from app.ui.format import METRIC_LABELS, metric, metric_column, metric_columns
+from core import jobs
+from core.config import Settings
+from core.feedback import FeedbackCounts
 from core.model_card import md_text
+from core.training.budgets import BUDGETS
 from core.training.evaluate import chance_summary, chance_warning
+from core.training.retrain import decision_table
 
 SCORE = "CV macro F1"
 MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}
@@ -270,3 +276,227 @@ def show_report(report: dict[str, Any], *, key: str = "training_report") -> None
             st.plotly_chart(tuning_figure(doc), key=f"{key}_tuning")
         else:
             _missing("tuning history")
+
+
+# --- training jobs and retraining on the Train page ------------------------------------------------
+
+
+def limits(trials: Any, timeout: Any) -> str:
+    parts = []
+    if trials:
+        parts.append(f"{int(trials)} trial{'s' if int(trials) != 1 else ''}")
+    if timeout:
+        parts.append(duration(float(timeout)))
+    return " or ".join(parts) if parts else "the default number of trials"
+
+
+def budget_caption(name: str) -> str:
+    preset = BUDGETS[name]
+    return f"{preset.description} Up to {limits(preset.trials, preset.timeout)}, whichever comes first."
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
+    return f"{secs} s"
+
+
+def trial_chart(values: list[float | None]) -> go.Figure:
+    """The score of each finished trial, and the best so far."""
+    trials = [i for i, v in enumerate(values, start=1) if v is not None]
+    scores = [v for v in values if v is not None]
+    best, running = [], None
+    for value in scores:
+        running = value if running is None else max(running, value)
+        best.append(running)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=trials, y=scores, mode="markers", name="trial", marker={"size": 8}))
+    fig.add_trace(go.Scatter(x=trials, y=best, mode="lines", name="best so far", line={"shape": "hv"}))
+    fig.update_layout(
+        xaxis={"title": "trial", "dtick": 1 if len(values) <= 20 else None},
+        yaxis={"title": SCORE},
+        height=300,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "y": 1.1},
+    )
+    return fig
+
+
+def budget_text(job: jobs.Job) -> str:
+    p = job.parameters or {}
+    name = p.get("budget") or "custom"
+    return f"{name}: {limits(p.get('trials'), p.get('timeout'))}"
+
+
+def show_decision(decision: dict[str, Any], key: str) -> None:
+    """A retrain's decision: the reason, and both models' metrics on both slices."""
+    (st.success if decision.get("promoted") else st.warning)(decision.get("reason") or "No reason recorded.")
+    st.dataframe(
+        decision_table(decision),
+        hide_index=True,
+        column_config={c: metric_column() for c in ("champion", "challenger", "difference")},
+        key=key,
+    )
+
+
+def next_step(progress: jobs.JobProgress) -> None:
+    """After a training, the next thing to do is one click away: predict with the champion, or compare."""
+    if "champion" in progress.aliases:
+        st.page_link("app/pages/predict.py", label="Make a prediction", icon=":material/online_prediction:")
+    else:
+        st.page_link("app/pages/models.py", label="Compare it with the champion", icon=":material/model_training:")
+
+
+def show_result(job: jobs.Job, progress: jobs.JobProgress) -> None:
+    result = job.result or {}
+    if "promoted" in result:  # a retrain: the decision says what became of the challenger
+        show_decision(result, key=f"train_decision_{job.id}")
+        next_step(progress)
+        return
+    # the aliases it holds now (the registry's), not those it got when registered: a later promotion moves them
+    if "champion" in progress.aliases:
+        role = "It is the **champion**: scoring uses it."
+    elif "challenger" in progress.aliases:
+        role = "It is the **challenger**: the champion keeps scoring until you promote it on the Models page."
+    else:
+        role = "It holds no alias now."
+    st.success(f"Registered {result.get('model', job.dataset)} **v{progress.version}**. {role}")
+    metrics = result.get("metrics") or {}
+    shown = [key for key in METRIC_LABELS if key in metrics]
+    for column, key in zip(st.columns(max(1, len(shown))), shown, strict=False):
+        column.metric(METRIC_LABELS[key], metric(metrics[key]))
+    next_step(progress)
+
+
+def job_heading(job: jobs.Job) -> None:
+    """The job's title line and its budget, age, duration and study."""
+    what = "Retrain job" if job.kind == "retrain" else "Job"
+    st.subheader(f"{what} {job.id}: {job.dataset} v{job.dataset_version} · {job.status}")
+    took = f" · ran {duration(jobs.elapsed_seconds(job))}" if job.finished_at and job.started_at else ""
+    st.caption(f"Budget {budget_text(job)} · submitted {jobs.ago(job.created_at)}{took} · study `{job.study_name}`")
+
+
+def job_running(job: jobs.Job, progress: jobs.JobProgress) -> None:
+    """A queued or running job: trial, best score, time, and how far it is."""
+    trial, planned = progress.trial, progress.trials
+    elapsed, timeout = jobs.elapsed_seconds(job), (job.parameters or {}).get("timeout")
+    trial_col, best_col, time_col = st.columns(3)
+    trial_col.metric("Trial", progress.trial_text)
+    best_col.metric(f"Best {SCORE} so far", metric(progress.best))
+    time_col.metric("Elapsed", duration(elapsed), help=f"Time limit {duration(timeout)}" if timeout else None)
+    # tuning stops at whichever limit comes first: show the nearer one
+    done = max(trial / planned if planned else 0.0, (elapsed or 0.0) / timeout if timeout else 0.0)
+    st.progress(min(1.0, done), text=f"Stage: {progress.stage}")
+    if job.status == "queued":
+        st.info("Waiting for the worker process to start…")
+    elif job.kind == "train":
+        helper = f"python -m core tune-worker --dataset {job.dataset} --study {job.study_name}"
+        st.caption(f"Other machines can help: `{helper}`")
+
+
+def job_outcome(job: jobs.Job, progress: jobs.JobProgress) -> None:
+    """An ended job: what it registered, or why it stopped."""
+    if job.status == "done":
+        show_result(job, progress)
+    elif job.status == "failed":
+        st.error(f"Job {job.id} failed: {job.error or 'no reason recorded.'}")
+    elif job.status == "cancelled":
+        st.info(f"Job {job.id} was cancelled after {progress.trial} trial(s): nothing was registered.")
+    elif job.status == "interrupted":
+        st.warning(
+            f"Job {job.id} was interrupted after {progress.trial} trial(s): its worker process "
+            "stopped before the end, and nothing was registered. Resume continues the same tuning study."
+        )
+
+
+def history_frame(history: list[tuple[jobs.Job, jobs.JobProgress]]) -> pd.DataFrame:
+    """Past jobs: a done job's score is its registered winner's, its aliases those it holds now."""
+    rows = []
+    for job, progress in history:
+        rows.append(
+            {
+                "job": job.id,
+                "kind": job.kind,
+                "status": progress.state,
+                "dataset version": job.dataset_version,
+                "budget": budget_text(job),
+                "trials": progress.trial_text,
+                f"best {SCORE}": progress.shown_score,
+                "model version": progress.version,
+                "aliases": ", ".join(progress.aliases),
+                "submitted": jobs.ago(job.created_at),
+                "duration": duration(jobs.elapsed_seconds(job)),
+                "reason": job.error or "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def retrain_counts(counts: FeedbackCounts) -> None:
+    """Labels since the champion against the threshold, labelled predictions, predictions without a label."""
+    since_col, labelled_col, pending_col = st.columns(3)
+    since_col.metric(
+        f"Labels since champion v{counts.champion}",
+        f"{counts.since_champion:,}",
+        delta=f"threshold {counts.threshold:,}: a retrain is due"
+        if counts.due
+        else f"{counts.threshold - counts.since_champion:,} more for a retrain",
+        delta_color="off",
+        delta_arrow="off",
+        help="Labels given after the champion was registered, and the threshold that makes a retrain due.",
+    )
+    labelled_col.metric("Labelled predictions", f"{counts.labelled:,}", help="All of them join a retrain.")
+    pending_col.metric("Predictions without a label", f"{counts.pending:,}")
+
+
+def retrain_due(counts: FeedbackCounts) -> None:
+    if counts.due:
+        st.info(
+            f"A retrain is due: {counts.since_champion:,} labels since champion v{counts.champion}"
+            + (f"; the next automatic one starts at {counts.next_auto_at:,}." if counts.next_auto_at else ".")
+        )
+
+
+def retrain_rule(settings: Settings, champion: int) -> str:
+    """What a retrain trains on, and when its result is promoted."""
+    return (
+        f"A retrain trains like Start training, on champion v{champion}'s data plus every labelled prediction, "
+        f"except the most recent {settings.retrain_eval_fraction:.0%} of labels (at least "
+        f"{settings.retrain_min_eval_rows}), kept out to judge it. The result becomes the challenger and is promoted "
+        f"only if none of its macro F1, ROC AUC and balanced accuracy is worse than the champion's by more than "
+        f"{settings.retrain_tolerance:g}, on the champion's holdout and, from "
+        f"{settings.retrain_min_recent_labels} of them, on those recent labels."
+    )
+
+
+def show_decisions(decisions: list[dict[str, Any]]) -> None:
+    """The latest retrain decision, and all of them in an expander."""
+    if decisions:
+        latest = decisions[0]
+        st.markdown(f"**Latest decision** ({jobs.ago(latest['when'])}):")
+        show_decision(latest, key="train_retrain_decision")
+        if len(decisions) > 1:
+            with st.expander(f"All {len(decisions)} retrain decisions"):
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {
+                                "when": d["when"],
+                                "promoted": d["promoted"],
+                                "champion": d["champion_version"],
+                                "challenger": d["challenger_version"],
+                                "reason": d["reason"],
+                            }
+                            for d in decisions
+                        ]
+                    ),
+                    hide_index=True,
+                    key="train_retrain_decisions",
+                )

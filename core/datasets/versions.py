@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 from core.datasets.reading import normalise_markers, read_csv
 from core.datasets.roles import FEATURE_ROLES, ROLES, ColumnRole, apply_conversions, infer_roles
 from core.db import rows
-from core.db.models import DatasetVersion
+from core.db.models import DatasetVersion  # also the name pages type a version by (they never import core.db)
 from core.errors import ColumnError, DatasetNotFound, InvalidName, TargetError, VersionInUse
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -1,6 +1,9 @@
-"""app.ui.training: the stored training report renders without recomputing anything."""
+"""app.ui.training: the stored training report renders without recomputing anything; a job's budget,
+duration and trials read as words."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 from streamlit.testing.v1 import AppTest
 
@@ -56,3 +59,26 @@ def test_figures_follow_the_documents(trained_settings) -> None:
     assert list(tuning.data[0].x) == [t["number"] for t in report["tuning"]["trials"] if t["state"] == "COMPLETE"]
     frame = training.leaderboard_frame(report["leaderboard"])
     assert frame.iloc[0, 0] == "★" and frame["CV macro F1"].is_monotonic_decreasing
+
+
+def test_durations_and_budgets_read_as_words() -> None:
+    assert [training.duration(s) for s in (None, 7, 60, 95, 3600, 3725)] == [
+        "–",
+        "7 s",
+        "1 min",
+        "1 min 35 s",
+        "1 h",
+        "1 h 02 min",
+    ]
+    assert training.limits(None, None) == "the default number of trials"
+    assert training.limits(1, None) == "1 trial"
+    assert training.limits(12, 90) == "12 trials or 1 min 30 s"
+    job = SimpleNamespace(parameters={"budget": "quick", "trials": 5, "timeout": None})
+    assert training.budget_text(job) == "quick: 5 trials"
+    assert training.budget_text(SimpleNamespace(parameters=None)) == "custom: the default number of trials"
+
+
+def test_the_trial_chart_draws_finished_trials_and_the_best_so_far() -> None:
+    fig = training.trial_chart([0.5, None, 0.7, 0.6])
+    assert list(fig.data[0].x) == [1, 3, 4] and list(fig.data[0].y) == [0.5, 0.7, 0.6]
+    assert list(fig.data[1].y) == [0.5, 0.7, 0.7]
