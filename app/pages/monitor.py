@@ -9,7 +9,7 @@ from app import resources
 from app.ui import access
 from app.ui import monitor as ui
 from core.errors import SiftError
-from core.monitoring import alerts, drift, estimate, quality, windows
+from core.monitoring import alerts, drift, estimate, options, quality, windows
 from core.monitoring.ledger import KIND_LABELS, Selection
 from core.monitoring.reference import model_features
 from core.scoring import champion_version
@@ -271,13 +271,13 @@ with alerts_tab:
 # --- drift settings -------------------------------------------------------------------------------
 with settings_tab:
     with sessions() as session:
-        chosen_options = drift.load_options(session=session, dataset=dataset)
+        chosen_options = options.load_options(session=session, dataset=dataset)
     edited = ui.options_editor(features, chosen_options)
     st.caption(ui.OPTIONS_CAPTION)
     if st.button("Save drift settings", key="monitor_save_options") and access.admin_allowed("Changing drift settings"):
         try:
             with sessions.begin() as session:
-                drift.save_options(
+                options.save_options(
                     session=session, dataset=dataset, columns=ui.options_from_editor(edited), features=features
                 )
             st.rerun()

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.config import Settings
-from core.monitoring import drift
+from core.monitoring import options
 from core.monitoring.alerts import KIND_LABELS
 
 MONITOR_PAGE = "app/pages/monitor.py"
@@ -506,7 +506,7 @@ def options_editor(features: list[dict[str, Any]], chosen_options: dict[str, dic
             "role": [f["role"] for f in features],
             "method": [chosen_options.get(n, {}).get("method", "auto") for n in names],
             "threshold": [chosen_options.get(n, {}).get("threshold") for n in names],
-            "methods that suit it": [", ".join(m.id for m in drift.methods_for(f["role"])) for f in features],
+            "methods that suit it": [", ".join(m.id for m in options.methods_for(f["role"])) for f in features],
         }
     )
     return st.data_editor(
@@ -514,7 +514,7 @@ def options_editor(features: list[dict[str, Any]], chosen_options: dict[str, dic
         hide_index=True,
         disabled=["feature", "role", "methods that suit it"],
         column_config={
-            "method": st.column_config.SelectboxColumn("method", options=["auto", *drift.METHODS]),
+            "method": st.column_config.SelectboxColumn("method", options=["auto", *options.METHODS]),
             "threshold": st.column_config.NumberColumn("threshold", min_value=0.0, format="%.4g"),
         },
         key="monitor_options_editor",

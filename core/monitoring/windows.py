@@ -31,6 +31,7 @@ from core.db.models import AlertEvent, DriftWindow, utcnow
 from core.errors import WindowNotFound
 from core.monitoring import drift, estimate, ledger
 from core.monitoring.ledger import Span, window_label
+from core.monitoring.options import load_options, options_key
 from core.monitoring.reference import training_data
 
 CONFIDENCE_BINS = 20
@@ -166,8 +167,8 @@ def refresh(
     with sessions() as session:
         found = ledger.spans(session, dataset, kind, size=size or 0, now=now)
         stored = _stored(session, dataset, kind, size)
-        options = drift.load_options(session=session, dataset=dataset)
-    key = drift.options_key(options, settings.drift_share)
+        options = load_options(session=session, dataset=dataset)
+    key = options_key(options, settings.drift_share)
     todo: list[tuple[Span, DriftWindow | None]] = []
     for span in found:
         window = stored.get((span.model_version, span.key))
@@ -318,7 +319,7 @@ def window_report(*, session: Session, settings: Settings, window_id: int) -> Pa
     span = span_of(window)
     data = training_data(session=session, settings=settings, dataset=window.dataset, version=window.model_version)
     current, _ = ledger.read_inputs(session, span.where(window.dataset), data.features)
-    options = drift.load_options(session=session, dataset=window.dataset)  # as measured: same options key
+    options = load_options(session=session, dataset=window.dataset)  # as measured: same options key
     result = drift.compute_drift(
         data.train,
         current,

@@ -8,16 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.errors import ColumnError, DriftOptionError, WindowTooSmall
-from core.monitoring.drift import (
-    METHODS,
-    check_drift,
-    check_options,
-    compute_drift,
-    methods_for,
-    options_key,
-    reports_dir,
-)
+from core.errors import WindowTooSmall
+from core.monitoring.drift import check_drift, compute_drift, reports_dir
 from core.monitoring.ledger import Selection
 from tests.core.monitoring.conftest import rice_rows, score_rows
 
@@ -120,36 +112,6 @@ def test_a_column_without_values_in_the_window_is_left_out_with_the_reason(refer
     result = compute_drift(reference, current, FEATURES)
     assert "score" not in result.columns and result.skipped == {"score": "no values in this window"}
     assert result.as_dict()["skipped"] == {"score": "no values in this window"}
-
-
-def test_options_are_checked_against_the_features() -> None:
-    assert check_options({"age": {"method": "K-S p_value", "threshold": "0.01"}, "plan": {}}, FEATURES) == {
-        "age": {"method": "ks", "threshold": 0.01}
-    }
-    with pytest.raises(DriftOptionError, match="does not suit 'plan'"):
-        check_options({"plan": {"method": "ks"}}, FEATURES)
-    with pytest.raises(DriftOptionError, match="must be above 0"):
-        check_options({"age": {"threshold": 0}}, FEATURES)
-    with pytest.raises(DriftOptionError, match="must be below 1"):
-        check_options({"age": {"method": "ks", "threshold": 2}}, FEATURES)
-    with pytest.raises(ColumnError, match="'nope' is not a feature"):
-        check_options({"nope": {"method": "ks"}}, FEATURES)
-    assert options_key({}, 0.5) != options_key({"age": {"method": "ks"}}, 0.5)
-    assert "chisquare" in [m.id for m in methods_for("boolean")] and "ks" not in [m.id for m in methods_for("text")]
-
-
-def test_the_method_table_matches_evidentlys_registry() -> None:
-    from evidently.legacy.calculations import stattests
-    from evidently.legacy.calculations.stattests.registry import StatTest
-
-    registered = {t.name: t for t in vars(stattests).values() if isinstance(t, StatTest)}
-    assert set(METHODS) == set(registered)
-    kinds = {"num": "num", "cat": "cat", "text": "text"}
-    for method in METHODS.values():
-        found = registered[method.id]
-        assert method.label == found.display_name
-        assert method.threshold == found.default_threshold
-        assert {kinds[k] for k in method.kinds} == {t.value for t in found.allowed_feature_types}
 
 
 def test_evidently_is_not_imported_until_drift_is_measured() -> None:

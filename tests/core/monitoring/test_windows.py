@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from core.db.models import DriftWindow, Prediction
 from core.errors import NoPredictions, WindowTooSmall
-from core.monitoring import drift, windows
+from core.monitoring import drift, options, windows
 from core.monitoring.ledger import Selection
 from tests.core.monitoring.conftest import rice_rows, score_rows
 
@@ -57,7 +57,7 @@ def test_changed_drift_options_measure_the_windows_again(trained_settings, train
     windows.refresh(sessions=trained_sessions, settings=trained_settings, dataset="rice", kind="batch")
     with trained_sessions.begin() as session:
         features = [{"name": n, "role": "numeric"} for n in ("Area", "Perimeter")]
-        drift.save_options(session=session, dataset="rice", columns={"Area": {"method": "ks"}}, features=features)
+        options.save_options(session=session, dataset="rice", columns={"Area": {"method": "ks"}}, features=features)
     done = windows.refresh(sessions=trained_sessions, settings=trained_settings, dataset="rice", kind="batch")
     assert done.measured == 1 and done.windows[0].columns["Area"]["method"] == "ks"
 
