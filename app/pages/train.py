@@ -18,14 +18,14 @@ from app.ui import access
 from app.ui import format as fmt
 from app.ui.format import METRIC_LABELS
 from app.ui.training import show_report
-from core import jobs
 from core.datasets.versions import list_versions
 from core.db.models import JOB_ACTIVE, Job
 from core.errors import SiftError
-from core.feedback import check_retrain, feedback_counts, set_retrain_policy
-from core.training.budgets import BUDGETS, DEFAULT_BUDGET
+from core.feedback import feedback_counts, set_retrain_policy
+from core.jobs import queue, runner
+from core.retrain import decision_table, minimum_labels, retrain_decisions, retrain_if_due, submit_retrain
+from core.training.budgets import BUDGETS, DEFAULT_BUDGET, Budget
 from core.training.report import load_report
-from core.training.retrain import decision_table, minimum_labels, retrain_decisions, submit_retrain
 
 CUSTOM = "custom"
 REFRESH_SECONDS = 2
@@ -97,7 +97,7 @@ def _resume_button(job: Job) -> None:
     if resume and (job.kind != "retrain" or access.admin_allowed("Resuming a retrain")):
         try:
             with sessions.begin() as session:
-                jobs.resume_job(session=session, job_id=job.id)
+                queue.resume_job(session=session, job_id=job.id)
             _start(job.id)
         except SiftError as exc:
             st.error(str(exc))
@@ -107,7 +107,7 @@ def _resume_button(job: Job) -> None:
 
 def _start(job_id: int) -> None:
     """Launch the job's background worker; a job that cannot start is cancelled, not left queued."""
-    jobs.start_job(settings, job_id)
+    runner.start_job(settings, job_id)
 
 
 def show_decision(decision: dict[str, Any], key: str) -> None:
@@ -121,7 +121,7 @@ def show_decision(decision: dict[str, Any], key: str) -> None:
     )
 
 
-def _next_step(progress: jobs.JobProgress) -> None:
+def _next_step(progress: queue.JobProgress) -> None:
     """After a training, the next thing to do is one click away: predict with the champion, or compare."""
     if "champion" in progress.aliases:
         st.page_link("app/pages/predict.py", label="Make a prediction", icon=":material/online_prediction:")
@@ -129,7 +129,7 @@ def _next_step(progress: jobs.JobProgress) -> None:
         st.page_link("app/pages/models.py", label="Compare it with the champion", icon=":material/model_training:")
 
 
-def _show_result(job: Job, progress: jobs.JobProgress) -> None:
+def _show_result(job: Job, progress: queue.JobProgress) -> None:
     result = job.result or {}
     if "promoted" in result:  # a retrain: the decision says what became of the challenger
         show_decision(result, key=f"train_decision_{job.id}")
@@ -165,37 +165,37 @@ def show_jobs(was_active: bool) -> None:
     """The live panel of the dataset's active (else latest) job, then Past jobs, from one reading of the jobs.
 
     Both are drawn (and, while a job runs, refreshed) together, and count trials through
-    :func:`core.jobs.job_progress` like the sidebar does, so they never disagree.
+    :func:`core.jobs.queue.job_progress` like the sidebar does, so they never disagree.
     """
     with sessions() as session:
-        found = jobs.list_jobs(session=session, dataset=dataset, limit=HISTORY)
+        found = queue.list_jobs(session=session, dataset=dataset, limit=HISTORY)
     if not found:
         return
     job = next((j for j in found if j.status in JOB_ACTIVE), found[0])
     if was_active and job.status not in JOB_ACTIVE:
         st.rerun()  # it just ended: refresh the whole page (the Start button, the retrain counters)
-    aliases = jobs.current_aliases(settings, dataset)
+    aliases = queue.current_aliases(settings, dataset)
     with st.container(border=True):
-        show_job(job, jobs.job_progress(job, aliases=aliases))
+        show_job(job, queue.job_progress(job, aliases=aliases))
     st.subheader("Past jobs")
     st.dataframe(
-        _history_frame([(j, jobs.job_progress(j, aliases=aliases)) for j in found]),
+        _history_frame([(j, queue.job_progress(j, aliases=aliases)) for j in found]),
         hide_index=True,
         column_config={f"best {SCORE}": fmt.metric_column()},
     )
 
 
-def show_job(job: Job, progress: jobs.JobProgress) -> None:
+def show_job(job: Job, progress: queue.JobProgress) -> None:
     """The job's live panel: progress while it runs, its outcome once it ended."""
     values = progress.values
     what = "Retrain job" if job.kind == "retrain" else "Job"
     st.subheader(f"{what} {job.id}: {job.dataset} v{job.dataset_version} · {job.status}")
-    took = f" · ran {_duration(jobs.elapsed_seconds(job))}" if job.finished_at and job.started_at else ""
-    st.caption(f"Budget {_budget_text(job)} · submitted {jobs.ago(job.created_at)}{took} · study `{job.study_name}`")
+    took = f" · ran {_duration(queue.elapsed_seconds(job))}" if job.finished_at and job.started_at else ""
+    st.caption(f"Budget {_budget_text(job)} · submitted {queue.ago(job.created_at)}{took} · study `{job.study_name}`")
 
     if job.status in JOB_ACTIVE:
         trial, planned = progress.trial, progress.trials
-        elapsed, timeout = jobs.elapsed_seconds(job), (job.parameters or {}).get("timeout")
+        elapsed, timeout = queue.elapsed_seconds(job), (job.parameters or {}).get("timeout")
         trial_col, best_col, time_col = st.columns(3)
         trial_col.metric("Trial", progress.trial_text)
         best_col.metric(f"Best {SCORE} so far", _score(progress.best))
@@ -215,7 +215,7 @@ def show_job(job: Job, progress: jobs.JobProgress) -> None:
         ):
             try:
                 with sessions.begin() as session:
-                    jobs.cancel_job(session=session, job_id=job.id)
+                    queue.cancel_job(session=session, job_id=job.id)
             except SiftError as exc:
                 st.error(str(exc))
             else:
@@ -239,7 +239,7 @@ def show_job(job: Job, progress: jobs.JobProgress) -> None:
         st.plotly_chart(trial_chart(values), key=f"train_chart_{job.id}")
 
 
-def _history_frame(history: list[tuple[Job, jobs.JobProgress]]) -> pd.DataFrame:
+def _history_frame(history: list[tuple[Job, queue.JobProgress]]) -> pd.DataFrame:
     """Past jobs: a done job's score is its registered winner's, its aliases those it holds now."""
     rows = []
     for job, progress in history:
@@ -254,8 +254,8 @@ def _history_frame(history: list[tuple[Job, jobs.JobProgress]]) -> pd.DataFrame:
                 f"best {SCORE}": progress.shown_score,
                 "model version": progress.version,
                 "aliases": ", ".join(progress.aliases),
-                "submitted": jobs.ago(job.created_at),
-                "duration": _duration(jobs.elapsed_seconds(job)),
+                "submitted": queue.ago(job.created_at),
+                "duration": _duration(queue.elapsed_seconds(job)),
                 "reason": job.error or "",
             }
         )
@@ -269,7 +269,7 @@ sessions = resources.sessions()
 
 with sessions() as session:
     numbers = [v.version for v in list_versions(session=session, name=dataset)]
-    history = jobs.list_jobs(session=session, dataset=dataset, limit=HISTORY)
+    history = queue.list_jobs(session=session, dataset=dataset, limit=HISTORY)
 active = next((job for job in history if job.status in JOB_ACTIVE), None)
 
 with st.container(border=True):
@@ -304,13 +304,11 @@ with st.container(border=True):
         else:
             try:
                 with sessions.begin() as session:
-                    job = jobs.submit_training(
+                    job = queue.submit_training(
                         session=session,
                         dataset=dataset,
                         dataset_version=version,
-                        trials=trials,
-                        timeout=seconds,
-                        budget=None if budget == CUSTOM else budget,
+                        budget=Budget(None if budget == CUSTOM else budget, trials=trials, timeout=seconds),
                     )
                 _start(job.id)
             except SiftError as exc:
@@ -366,7 +364,7 @@ def retrain_section() -> None:
                 set_retrain_policy(
                     session=session, settings=settings, dataset=dataset, threshold=int(threshold), auto=auto
                 )
-                trigger = check_retrain(session=session, settings=settings, dataset=dataset) if auto else None
+                trigger = retrain_if_due(session=session, settings=settings, dataset=dataset) if auto else None
             message = f"Saved: a retrain is due at {int(threshold):,} labels since the champion" + (
                 ", and starts by itself." if auto else "."
             )
@@ -406,7 +404,7 @@ def retrain_section() -> None:
     ) and access.admin_allowed("Retraining"):
         try:
             with sessions.begin() as session:
-                job = submit_retrain(session=session, settings=settings, dataset=dataset, budget=budget)
+                job = submit_retrain(session=session, settings=settings, dataset=dataset, budget=Budget(budget))
             _start(job.id)
         except SiftError as exc:
             st.error(str(exc))
@@ -422,7 +420,7 @@ def retrain_section() -> None:
     )
     if decisions:
         latest = decisions[0]
-        st.markdown(f"**Latest decision** ({jobs.ago(latest['when'])}):")
+        st.markdown(f"**Latest decision** ({queue.ago(latest['when'])}):")
         show_decision(latest, key="train_retrain_decision")
         if len(decisions) > 1:
             with st.expander(f"All {len(decisions)} retrain decisions"):
