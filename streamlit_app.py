@@ -8,7 +8,7 @@ from app import resources
 from app.ui import access
 from app.ui.first_run import demo_button
 from core.feedback import feedback_counts
-from core.jobs import active_jobs, job_progress
+from core.jobs.queue import active_jobs, job_progress
 from core.status import dataset_names
 
 PAGES = Path(__file__).parent / "app" / "pages"

@@ -20,6 +20,7 @@ from core.config import DEMO_DIR
 from core.datasets.versions import ingest
 from core.db import open_database
 from core.db.models import Feedback, Prediction
+from core.training.budgets import Budget
 from core.training.train import train
 from tests.faults.client import run_clients
 
@@ -34,7 +35,7 @@ def main() -> None:
         with sessions.begin() as session:
             ingest(session=session, path=DEMO_DIR / "rice_cammeo_osmancik.csv", name="rice", target="Class")
         with sessions.begin() as session:
-            train(session=session, settings=settings, dataset="rice", trials=2)
+            train(session=session, settings=settings, dataset="rice", budget=Budget(trials=2))
         rows = []
         for explain in (False, True):
             for processes in counts:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench.common import report, temporary_home, timed
+from core.training.budgets import Budget
 
 NUMERIC = 7
 CATEGORIES = {"colour": ["red", "green", "blue", "grey"], "size": ["s", "m", "l"], "shop": list("abcdefgh")}
@@ -64,7 +65,7 @@ def ledger_path(rows: int) -> tuple[float, int]:
         with sessions.begin() as session:
             ingest(session=session, path=DEMO_DIR / "rice_cammeo_osmancik.csv", name="rice", target="Class")
         with sessions.begin() as session:
-            train(session=session, settings=settings, dataset="rice", trials=1)
+            train(session=session, settings=settings, dataset="rice", budget=Budget(trials=1))
         source = home / "batch.csv"
         rice_like(rows).to_csv(source, index=False)
         score_file(sessions=sessions, settings=settings, dataset="rice", input_path=source, output_path=home / "o.csv")

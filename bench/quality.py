@@ -21,6 +21,7 @@ from core.config import DEMO_DIR
 from core.datasets.versions import ingest
 from core.db import open_database
 from core.training import DEFAULT_BUDGET
+from core.training.budgets import Budget
 from core.training.train import train
 
 DATASETS = {
@@ -38,7 +39,7 @@ def run(name: str, seed: int | None) -> tuple[float, object]:
         with sessions.begin() as session:
             ingest(session=session, path=DEMO_DIR / filename, name=name, target=target)
         with sessions.begin() as session:
-            return timed(lambda: train(session=session, settings=settings, dataset=name, seed=seed))
+            return timed(lambda: train(session=session, settings=settings, dataset=name, budget=Budget(seed=seed)))
 
 
 def main() -> None:

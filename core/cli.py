@@ -111,32 +111,27 @@ def cmd_delete(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     """Train in the foreground, recorded as a job so one job per dataset holds across CLI and pages."""
-    from core import jobs
     from core.db import open_database
+    from core.jobs import queue, runner
+    from core.workloads import WORKLOADS
 
     settings = _settings()
     sessions = open_database(settings)
     with sessions.begin() as session:
-        job = jobs.submit_training(
-            session=session,
-            dataset=args.dataset,
-            dataset_version=args.dataset_version,
-            trials=args.trials,
-            timeout=args.timeout,
-            seed=args.seed,
-            budget=_budget(args),
+        job = queue.submit_training(
+            session=session, dataset=args.dataset, dataset_version=args.dataset_version, budget=_budget(args)
         )
     print(f"Training job {job.id} for {job.dataset} v{job.dataset_version}…", file=sys.stderr)
     print(f"Other machines can help: {_worker_command(job.dataset, job.study_name)}", file=sys.stderr)
-    return _training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
+    return _training_result(runner.run_job(sessions=sessions, settings=settings, job_id=job.id, workloads=WORKLOADS))
 
 
 def _training_result(job: Any) -> dict[str, Any]:
     """A done job's result, its warnings (e.g. no better than chance) also on stderr, with one line
     each for the rows left out and the library warnings written to the job's log."""
-    from core import jobs
+    from core.jobs import queue
 
-    result = jobs.training_result(job)
+    result = queue.training_result(job)
     for warning in result.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
     left_out = (result.get("rows") or {}).get("without_label")
@@ -155,7 +150,7 @@ def _worker_command(dataset: str, study: str | None) -> str:
 def cmd_tune_worker(args: argparse.Namespace) -> dict[str, Any]:
     """Join a training job's tuning study (same database) and run trials until it needs no more."""
     from core.db import open_database
-    from core.training.worker import join_study
+    from core.jobs.worker import join_study
 
     settings = _settings()
     print(f"Joining study {args.study} of {args.dataset}…", file=sys.stderr)
@@ -165,53 +160,55 @@ def cmd_tune_worker(args: argparse.Namespace) -> dict[str, Any]:
     return result.as_dict()
 
 
-def _budget(args: argparse.Namespace) -> str | None:
-    """A named budget fills in the limits not given; explicit limits alone apply as given."""
-    from core.training import DEFAULT_BUDGET
+def _budget(args: argparse.Namespace) -> Any:
+    """The budget of the flags: a named budget fills in the limits not given; explicit limits alone apply as given."""
+    from core.training import Budget
 
-    return args.budget or (DEFAULT_BUDGET if args.trials is None and args.timeout is None else None)
+    return Budget(args.budget, trials=args.trials, timeout=args.timeout, seed=args.seed)
 
 
 def cmd_run_job(args: argparse.Namespace) -> dict[str, Any]:
-    """Run a queued job (what ``core.jobs.start_job`` launches in the background)."""
-    from core import jobs
+    """Run a queued job (what ``core.jobs.runner.start_job`` launches in the background)."""
     from core.db import open_database
+    from core.jobs import queue, runner
+    from core.workloads import WORKLOADS
 
     settings = _settings()
-    job = jobs.run_job(sessions=open_database(settings), settings=settings, job_id=args.job_id)
-    jobs.training_result(job)  # a job that did not end done exits 2 with the reason
-    return jobs.job_as_dict(job)
+    job = runner.run_job(sessions=open_database(settings), settings=settings, job_id=args.job_id, workloads=WORKLOADS)
+    queue.training_result(job)  # a job that did not end done exits 2 with the reason
+    return queue.job_as_dict(job)
 
 
 def cmd_jobs(args: argparse.Namespace) -> dict[str, Any]:
-    from core import jobs
     from core.db import open_database
+    from core.jobs import queue
 
     with open_database(_settings())() as session:
         return {
             "dataset": args.dataset,
-            "jobs": [jobs.job_as_dict(j) for j in jobs.list_jobs(session=session, dataset=args.dataset)],
+            "jobs": [queue.job_as_dict(j) for j in queue.list_jobs(session=session, dataset=args.dataset)],
         }
 
 
 def cmd_cancel(args: argparse.Namespace) -> dict[str, Any]:
-    from core import jobs
     from core.db import open_database
+    from core.jobs import queue
 
     with open_database(_settings()).begin() as session:
-        return jobs.job_as_dict(jobs.cancel_job(session=session, job_id=args.job))
+        return queue.job_as_dict(queue.cancel_job(session=session, job_id=args.job))
 
 
 def cmd_resume(args: argparse.Namespace) -> dict[str, Any]:
     """Resume an interrupted or failed job in the foreground, continuing its Optuna study."""
-    from core import jobs
     from core.db import open_database
+    from core.jobs import queue, runner
+    from core.workloads import WORKLOADS
 
     settings = _settings()
     sessions = open_database(settings)
     with sessions.begin() as session:
-        job = jobs.resume_job(session=session, job_id=args.job)
-    return _training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
+        job = queue.resume_job(session=session, job_id=args.job)
+    return _training_result(runner.run_job(sessions=sessions, settings=settings, job_id=job.id, workloads=WORKLOADS))
 
 
 def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
@@ -296,11 +293,12 @@ def cmd_feedback(args: argparse.Namespace) -> dict[str, Any]:
     When the dataset retrains automatically and the labels cross its threshold, the retrain job
     is started in the background (``retrain.job_id``).
     """
-    from core import jobs
     from core.datasets.versions import get_version
     from core.db import open_database
-    from core.feedback import check_retrain, feedback_counts, import_labels, set_retrain_policy
+    from core.feedback import feedback_counts, set_retrain_policy
+    from core.jobs import runner
     from core.promotion import default_user
+    from core.retrain import import_label_file, retrain_if_due
 
     settings = _settings()
     sessions = open_database(settings)
@@ -313,44 +311,37 @@ def cmd_feedback(args: argparse.Namespace) -> dict[str, Any]:
                 session=session, settings=settings, dataset=args.dataset, threshold=args.threshold, auto=auto
             )
         if args.input is not None:
-            outcome = import_labels(
+            outcome = import_label_file(
                 session=session,
+                settings=settings,
                 dataset=args.dataset,
                 source=args.input,
                 who=args.who or default_user(),
-                settings=settings,
             )
             out |= outcome.as_dict()
         elif args.auto == "on":
-            out["retrain"] = check_retrain(session=session, settings=settings, dataset=args.dataset).as_dict()
+            out["retrain"] = retrain_if_due(session=session, settings=settings, dataset=args.dataset).as_dict()
         out["counts"] = feedback_counts(session=session, settings=settings, dataset=args.dataset).as_dict()
     job_id = (out.get("retrain") or {}).get("job_id")
     if job_id is not None:
-        out["retrain"]["pid"] = jobs.start_job(settings, job_id)
+        out["retrain"]["pid"] = runner.start_job(settings, job_id)
         print(f"Retrain job {job_id} started in the background.", file=sys.stderr)
     return out
 
 
 def cmd_retrain(args: argparse.Namespace) -> dict[str, Any]:
     """Retrain the champion with the labelled feedback in the foreground (a job, like train), then decide."""
-    from core import jobs
     from core.db import open_database
-    from core.training.retrain import submit_retrain
+    from core.jobs import runner
+    from core.retrain import submit_retrain
+    from core.workloads import WORKLOADS
 
     settings = _settings()
     sessions = open_database(settings)
     with sessions.begin() as session:
-        job = submit_retrain(
-            session=session,
-            settings=settings,
-            dataset=args.dataset,
-            trials=args.trials,
-            timeout=args.timeout,
-            seed=args.seed,
-            budget=_budget(args),
-        )
+        job = submit_retrain(session=session, settings=settings, dataset=args.dataset, budget=_budget(args))
     print(f"Retrain job {job.id} for {job.dataset}…", file=sys.stderr)
-    return _training_result(jobs.run_job(sessions=sessions, settings=settings, job_id=job.id))
+    return _training_result(runner.run_job(sessions=sessions, settings=settings, job_id=job.id, workloads=WORKLOADS))
 
 
 def cmd_card(args: argparse.Namespace) -> dict[str, Any]:
@@ -480,6 +471,7 @@ def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
     from core.datasets.versions import list_versions
     from core.db import open_database
     from core.errors import ModelNotFound
+    from core.training import Budget
     from core.training.train import train
 
     settings = _settings()
@@ -496,7 +488,7 @@ def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
     except ModelNotFound:
         print("Training a first model on the demo data…", file=sys.stderr)
         with sessions.begin() as session:
-            result = train(session=session, settings=settings, dataset=DEMO_DATASET, trials=args.trials)
+            result = train(session=session, settings=settings, dataset=DEMO_DATASET, budget=Budget(trials=args.trials))
         out.update(trained=True, model_version=result.version, metrics=result.metrics)
     return out
 

@@ -12,10 +12,10 @@ rows in bulk and written in one statement per table: good rows are kept, every b
 reported with its reason, and a rejected row changes nothing.
 
 **Retraining.** :func:`feedback_counts` gives the counters (predictions without a label, labels
-gathered since the champion was registered, the dataset's threshold); :func:`check_retrain`,
-run after labels are recorded, says whether a retrain is due and, when the dataset retrains
-automatically, queues one retrain job per crossing of the threshold (the caller starts it with
-:func:`core.jobs.start_job` once its transaction is committed).
+gathered since the champion was registered, the dataset's threshold) and :func:`retrain_policy`
+the threshold and automatic mode; :func:`core.retrain.retrain_if_due`, run after labels are
+recorded, says whether a retrain is due and, when the dataset retrains automatically, queues one
+retrain job per crossing of the threshold (recorded here by :func:`record_auto_retrain`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ import pandas as pd
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from core import registry
 from core.config import Settings
+from core.datasets.reading import sniff
+from core.datasets.versions import get_version
 from core.db.models import Feedback, FeedbackHistory, Prediction, RetrainPolicy, utcnow
 from core.errors import (
     ColumnError,
@@ -40,9 +43,9 @@ from core.errors import (
     InvalidSetting,
     ModelNotFound,
     PredictionNotFound,
-    SiftError,
 )
 from core.labels import class_text, match_class
+from core.scoring import champion_version
 
 MAX_WHO = 128
 
@@ -128,7 +131,7 @@ class RetrainTrigger:
     """Whether labels gathered since the champion make a retrain due, and whether one was queued.
 
     ``job_id`` is a retrain job queued just now (automatic mode): the caller starts it with
-    :func:`core.jobs.start_job` after committing.
+    :func:`core.jobs.runner.start_job` after committing.
     """
 
     dataset: str
@@ -292,8 +295,6 @@ def read_labels(path: str | Path) -> list[tuple[str, object, object]]:
     Column names match whatever their case and surrounding spaces, so a scored file with a
     ``label`` column added can be imported as it is.
     """
-    from core.datasets.reading import sniff
-
     path = Path(path)
     fmt = sniff(path)
     columns = {" ".join(n.split()).casefold(): n for n in fmt.names}
@@ -332,13 +333,12 @@ def import_labels(
     dataset: str,
     source: str | Path | pd.DataFrame,
     who: str = "app",
-    settings: Settings | None = None,
 ) -> LabelImport:
     """Label many predictions of ``dataset`` from a CSV file (or a frame) of ``prediction_id,label``.
 
     Every row is checked as :func:`record_label` would (known prediction of this dataset, a
     class of the model that made it), in bulk; the good rows are stored in one go, the others
-    reported by row. With ``settings``, :func:`check_retrain` runs afterwards (``retrain``).
+    reported by row. :func:`core.retrain.import_label_file` also says whether a retrain is due.
     The caller owns the transaction.
     """
     if isinstance(source, pd.DataFrame):
@@ -349,10 +349,7 @@ def import_labels(
         entries = [(f"row {i}", pid, label) for i, (pid, label) in enumerate(pairs, start=1)]
     else:
         entries = read_labels(source)
-    outcome = _apply_labels(session, dataset=dataset, entries=entries, who=who)
-    if settings is not None:
-        outcome.retrain = check_retrain(session=session, settings=settings, dataset=dataset)
-    return outcome
+    return _apply_labels(session, dataset=dataset, entries=entries, who=who)
 
 
 def save_labels(
@@ -361,26 +358,13 @@ def save_labels(
     dataset: str,
     labels: Mapping[int, object],
     who: str = "app",
-    settings: Settings | None = None,
 ) -> LabelImport:
     """Store the labels edited in the table of recent predictions (prediction id -> label).
 
     The same rules and outcome as :func:`import_labels`; reasons are keyed ``prediction N``.
     """
     entries = [(f"prediction {pid}", pid, label) for pid, label in labels.items()]
-    outcome = _apply_labels(session, dataset=dataset, entries=entries, who=who)
-    if settings is not None:
-        outcome.retrain = check_retrain(session=session, settings=settings, dataset=dataset)
-    return outcome
-
-
-def label_prediction(
-    *, session: Session, settings: Settings, prediction_id: int, label: object, who: str = "app"
-) -> tuple[Feedback, RetrainTrigger]:
-    """:func:`record_label`, then :func:`check_retrain` for the prediction's dataset (for pages)."""
-    feedback = record_label(session=session, prediction_id=prediction_id, label=label, who=who)
-    dataset = session.scalar(select(Prediction.dataset).where(Prediction.id == feedback.prediction_id))
-    return feedback, check_retrain(session=session, settings=settings, dataset=dataset)
+    return _apply_labels(session, dataset=dataset, entries=entries, who=who)
 
 
 # --- the table of recent predictions ----------------------------------------------------------------
@@ -485,8 +469,6 @@ _registered: dict[tuple[str, str, int], datetime] = {}
 
 def champion_registered_at(settings: Settings, dataset: str, version: int) -> datetime:
     """When a model version was registered (versions never change, so it is kept once read)."""
-    from core import registry
-
     key = (settings.tracking_uri, dataset, int(version))
     if key not in _registered:
         info = registry.get_version(settings, dataset, version)
@@ -564,8 +546,6 @@ def set_retrain_policy(
     *, session: Session, settings: Settings, dataset: str, threshold: int | None = None, auto: bool | None = None
 ) -> RetrainPolicy:
     """Set the dataset's retrain threshold (labels since the champion) and/or automatic mode."""
-    from core.datasets.versions import get_version
-
     get_version(session=session, name=dataset)  # an unknown dataset is refused, naming the known ones
     if threshold is not None:
         try:
@@ -598,8 +578,6 @@ def _next_auto_at(policy: RetrainPolicy, champion: int | None) -> int | None:
 
 def feedback_counts(*, session: Session, settings: Settings, dataset: str) -> FeedbackCounts:
     """Predictions without a label, labels since the champion was registered, and the threshold."""
-    from core.scoring import champion_version
-
     predictions = session.scalar(select(func.count()).select_from(Prediction).where(Prediction.dataset == dataset))
     try:
         champion: int | None = champion_version(settings, dataset, session=session)
@@ -628,54 +606,19 @@ def feedback_counts(*, session: Session, settings: Settings, dataset: str) -> Fe
     )
 
 
-def check_retrain(*, session: Session, settings: Settings, dataset: str) -> RetrainTrigger:
-    """Whether a retrain is due; in automatic mode, queue one retrain job per crossing of the threshold.
-
-    A crossing is recorded on the policy (the labels since the champion, and that champion),
-    so later labels start nothing until ``threshold`` more have gathered, or a new champion
-    starts the count again. The one-job-per-dataset rule of :mod:`core.jobs` holds: while a
-    job runs, nothing is queued and the crossing is not recorded (the next label tries again).
-    The caller owns the transaction and starts ``job_id`` after committing.
-    """
-    counts = feedback_counts(session=session, settings=settings, dataset=dataset)
-    trigger = RetrainTrigger(dataset=dataset, due=counts.due, auto=counts.auto)
-    if not counts.due:
-        return trigger
-    gathered = counts.gathered_text
-    if not counts.auto:
-        trigger.message = (
-            f"{gathered}: a retrain is due. Start it on the Train page or with "
-            f"`python -m core retrain --dataset {dataset}`."
-        )
-        return trigger
-    if counts.next_auto_at is not None and counts.since_champion < counts.next_auto_at:
-        policy = retrain_policy(session=session, settings=settings, dataset=dataset)
-        trigger.message = (
-            f"{gathered}: a retrain was started automatically at {policy.last_auto_labels} labels "
-            f"(job {policy.last_auto_job}); the next one starts at {counts.next_auto_at}."
-        )
-        return trigger
-    from core.training.retrain import submit_retrain
-
-    try:
-        with session.begin_nested():
-            job = submit_retrain(session=session, settings=settings, dataset=dataset)
-    except SiftError as exc:  # another job runs, too few usable labels: say so, try again next time
-        trigger.message = f"{gathered}: a retrain is due but was not started: {exc}"
-        return trigger
-    policy = session.get(RetrainPolicy, dataset)
+def record_auto_retrain(*, session: Session, counts: FeedbackCounts, job_id: int) -> None:
+    """Record a crossing of the threshold on the dataset's policy: the labels since the champion, that
+    champion and the retrain job queued for it (see :func:`core.retrain.retrain_if_due`)."""
+    policy = session.get(RetrainPolicy, counts.dataset)
     if policy is None:
-        policy = RetrainPolicy(dataset=dataset, threshold=counts.threshold, auto=True)
+        policy = RetrainPolicy(dataset=counts.dataset, threshold=counts.threshold, auto=True)
         session.add(policy)
     policy.last_auto_labels, policy.last_auto_champion, policy.last_auto_job = (
         counts.since_champion,
         counts.champion,
-        job.id,
+        job_id,
     )
     session.flush()
-    trigger.job_id = job.id
-    trigger.message = f"{gathered}: retrain job {job.id} was started automatically."
-    return trigger
 
 
 # --- labelled rows for retraining ----------------------------------------------------------------

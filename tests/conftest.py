@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.config import REPO_ROOT, Settings, get_settings
+from core.training.budgets import Budget
 from tests import homes
 from tests.homes import copy_home, home_settings, new_home
 
@@ -64,7 +65,7 @@ def add_penguins(home: Path, folder: Path) -> Path:
     with open_database(settings).begin() as session:
         ingest(session=session, path=source, name="penguins", target="species")
     with open_database(settings).begin() as session:
-        train(session=session, settings=settings, dataset="penguins", trials=TEST_TRIALS)
+        train(session=session, settings=settings, dataset="penguins", budget=Budget(trials=TEST_TRIALS))
     return home
 
 
@@ -80,7 +81,7 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory, empty_template: P
     with open_database(settings).begin() as session:
         ingest(session=session, path=RICE, name="rice", target="Class")
     with open_database(settings).begin() as session:
-        train(session=session, settings=settings, dataset="rice", trials=TEST_TRIALS)
+        train(session=session, settings=settings, dataset="rice", budget=Budget(trials=TEST_TRIALS))
     return home
 
 

@@ -12,19 +12,18 @@ import streamlit as st
 from app import resources
 from app.ui import state
 from app.ui.uploads import forget_upload, keep_upload
-from core import jobs
 from core.errors import SiftError
 from core.feedback import (
     LabelImport,
     PredictionFilter,
     dataset_classes,
     feedback_counts,
-    import_labels,
     label_history,
     prediction_span,
     prediction_table,
-    save_labels,
 )
+from core.jobs import runner
+from core.retrain import import_label_file, label_predictions
 from core.scoring import list_batches
 
 WHO = "app"
@@ -72,7 +71,7 @@ def _with_inputs(table: pd.DataFrame) -> pd.DataFrame:
 
 def _start(job_id: int) -> str:
     """Launch a retrain job queued by the labels just saved; a job that cannot start is cancelled."""
-    jobs.start_job(settings, job_id)
+    runner.start_job(settings, job_id)
     return f" Retrain job {job_id} started automatically: follow it on the Train page."
 
 
@@ -232,7 +231,9 @@ else:
     ):
         try:
             with sessions.begin() as session:
-                outcome = save_labels(session=session, dataset=dataset, labels=changes, who=WHO, settings=settings)
+                outcome = label_predictions(
+                    session=session, settings=settings, dataset=dataset, labels=changes, who=WHO
+                )
         except SiftError as exc:
             st.error(str(exc))
         else:
@@ -258,7 +259,7 @@ if path:
     if st.button(f"Import labels from {name}", key=page.key("import"), type="primary"):
         try:
             with sessions.begin() as session:
-                outcome = import_labels(session=session, dataset=dataset, source=path, who=WHO, settings=settings)
+                outcome = import_label_file(session=session, settings=settings, dataset=dataset, source=path, who=WHO)
         except SiftError as exc:
             st.error(str(exc))
         else:

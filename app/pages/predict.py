@@ -14,9 +14,10 @@ import streamlit as st
 from app import resources
 from app.ui import state
 from app.ui.charts import contribution_bar, probability_bar, reason_sentence, unit_meaning, unit_words
-from core import jobs
 from core.errors import SiftError
-from core.feedback import label_of, label_prediction
+from core.feedback import label_of
+from core.jobs import runner
+from core.retrain import label_prediction
 from core.scoring import load_champion, recent_predictions, score_row, training_row, typed_values
 
 TOP_REASONS = 6
@@ -267,7 +268,7 @@ def show_feedback() -> None:
                 )
             st.success(f"Saved: prediction #{result.prediction_id} is {given.label}.")
             if trigger.job_id is not None:  # automatic retraining queued a job: start it once committed
-                jobs.start_job(resources.settings(), trigger.job_id)
+                runner.start_job(resources.settings(), trigger.job_id)
                 st.info(f"Enough labels gathered: retrain job {trigger.job_id} started. Follow it on the Train page.")
             elif trigger.due:
                 st.info(trigger.message or "Enough labels gathered to retrain: see the Train page.")

@@ -13,13 +13,13 @@ from app import resources
 from app.ui import access
 from app.ui import format as fmt
 from app.ui import training as ui
-from core import jobs
 from core.datasets.versions import list_versions
 from core.errors import SiftError
-from core.feedback import check_retrain, feedback_counts, set_retrain_policy
-from core.training.budgets import BUDGETS, DEFAULT_BUDGET
+from core.feedback import feedback_counts, set_retrain_policy
+from core.jobs import queue, runner
+from core.retrain import minimum_labels, retrain_decisions, retrain_if_due, submit_retrain
+from core.training.budgets import BUDGETS, DEFAULT_BUDGET, Budget
 from core.training.report import load_report
-from core.training.retrain import minimum_labels, retrain_decisions, submit_retrain
 
 CUSTOM = "custom"
 REFRESH_SECONDS = 2
@@ -27,20 +27,20 @@ HISTORY = 50
 RETRAIN_FLASH = "train_retrain_flash"
 
 
-def _resume_button(job: jobs.Job) -> None:
+def _resume_button(job: queue.Job) -> None:
     resume = st.button("Resume", key=f"train_resume_{job.id}", type="primary", help="Continue the same tuning study.")
     if resume and (job.kind != "retrain" or access.admin_allowed("Resuming a retrain")):
         try:
             with sessions.begin() as session:
-                jobs.resume_job(session=session, job_id=job.id)
-            jobs.start_job(settings, job.id)
+                queue.resume_job(session=session, job_id=job.id)
+            runner.start_job(settings, job.id)
         except SiftError as exc:
             st.error(str(exc))
         else:
             st.rerun()
 
 
-def _show_report(job: jobs.Job) -> bool:
+def _show_report(job: queue.Job) -> bool:
     """The registered version's training report (its tuning chart included); False if there is none."""
     try:
         report = load_report(settings, job.dataset, (job.result or {}).get("version"))
@@ -55,30 +55,30 @@ def show_jobs(was_active: bool) -> None:
     """The live panel of the dataset's active (else latest) job, then Past jobs, from one reading of the jobs.
 
     Both are drawn (and, while a job runs, refreshed) together, and count trials through
-    :func:`core.jobs.job_progress` like the sidebar does, so they never disagree.
+    :func:`core.jobs.queue.job_progress` like the sidebar does, so they never disagree.
     """
     with sessions() as session:
-        found = jobs.list_jobs(session=session, dataset=dataset, limit=HISTORY)
+        found = queue.list_jobs(session=session, dataset=dataset, limit=HISTORY)
     if not found:
         return
-    job = next((j for j in found if j.status in jobs.JOB_ACTIVE), found[0])
-    if was_active and job.status not in jobs.JOB_ACTIVE:
+    job = next((j for j in found if j.status in queue.JOB_ACTIVE), found[0])
+    if was_active and job.status not in queue.JOB_ACTIVE:
         st.rerun()  # it just ended: refresh the whole page (the Start button, the retrain counters)
-    aliases = jobs.current_aliases(settings, dataset)
+    aliases = queue.current_aliases(settings, dataset)
     with st.container(border=True):
-        show_job(job, jobs.job_progress(job, aliases=aliases))
+        show_job(job, queue.job_progress(job, aliases=aliases))
     st.subheader("Past jobs")
     st.dataframe(
-        ui.history_frame([(j, jobs.job_progress(j, aliases=aliases)) for j in found]),
+        ui.history_frame([(j, queue.job_progress(j, aliases=aliases)) for j in found]),
         hide_index=True,
         column_config={f"best {ui.SCORE}": fmt.metric_column()},
     )
 
 
-def show_job(job: jobs.Job, progress: jobs.JobProgress) -> None:
+def show_job(job: queue.Job, progress: queue.JobProgress) -> None:
     """The job's live panel: progress while it runs, its outcome once it ended."""
     ui.job_heading(job)
-    if job.status in jobs.JOB_ACTIVE:
+    if job.status in queue.JOB_ACTIVE:
         ui.job_running(job, progress)
         if job.cancel_requested:
             st.warning("Cancel requested: the job stops after the current trial and registers nothing.")
@@ -87,7 +87,7 @@ def show_job(job: jobs.Job, progress: jobs.JobProgress) -> None:
         ):
             try:
                 with sessions.begin() as session:
-                    jobs.cancel_job(session=session, job_id=job.id)
+                    queue.cancel_job(session=session, job_id=job.id)
             except SiftError as exc:
                 st.error(str(exc))
             else:
@@ -109,8 +109,8 @@ sessions = resources.sessions()
 
 with sessions() as session:
     numbers = [v.version for v in list_versions(session=session, name=dataset)]
-    history = jobs.list_jobs(session=session, dataset=dataset, limit=HISTORY)
-active = next((job for job in history if job.status in jobs.JOB_ACTIVE), None)
+    history = queue.list_jobs(session=session, dataset=dataset, limit=HISTORY)
+active = next((job for job in history if job.status in queue.JOB_ACTIVE), None)
 
 with st.container(border=True):
     st.subheader(f"Train a model for {dataset}")
@@ -144,15 +144,13 @@ with st.container(border=True):
         else:
             try:
                 with sessions.begin() as session:
-                    job = jobs.submit_training(
+                    job = queue.submit_training(
                         session=session,
                         dataset=dataset,
                         dataset_version=version,
-                        trials=trials,
-                        timeout=seconds,
-                        budget=None if budget == CUSTOM else budget,
+                        budget=Budget(None if budget == CUSTOM else budget, trials=trials, timeout=seconds),
                     )
-                jobs.start_job(settings, job.id)
+                runner.start_job(settings, job.id)
             except SiftError as exc:
                 st.error(str(exc))
             else:
@@ -194,12 +192,12 @@ def retrain_section() -> None:
                 set_retrain_policy(
                     session=session, settings=settings, dataset=dataset, threshold=int(threshold), auto=auto
                 )
-                trigger = check_retrain(session=session, settings=settings, dataset=dataset) if auto else None
+                trigger = retrain_if_due(session=session, settings=settings, dataset=dataset) if auto else None
             message = f"Saved: a retrain is due at {int(threshold):,} labels since the champion" + (
                 ", and starts by itself." if auto else "."
             )
             if trigger is not None and trigger.job_id is not None:
-                jobs.start_job(settings, trigger.job_id)
+                runner.start_job(settings, trigger.job_id)
                 message += f" Retrain job {trigger.job_id} started: the threshold is already crossed."
         except SiftError as exc:
             st.error(str(exc))
@@ -230,8 +228,8 @@ def retrain_section() -> None:
     ) and access.admin_allowed("Retraining"):
         try:
             with sessions.begin() as session:
-                job = submit_retrain(session=session, settings=settings, dataset=dataset, budget=budget)
-            jobs.start_job(settings, job.id)
+                job = submit_retrain(session=session, settings=settings, dataset=dataset, budget=Budget(budget))
+            runner.start_job(settings, job.id)
         except SiftError as exc:
             st.error(str(exc))
         else:

@@ -14,13 +14,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.ui.format import METRIC_LABELS, metric, metric_column, metric_columns
-from core import jobs
 from core.config import Settings
 from core.feedback import FeedbackCounts
+from core.jobs import queue
 from core.model_card import md_text
+from core.retrain import decision_table
 from core.training.budgets import BUDGETS
 from core.training.evaluate import chance_summary, chance_warning
-from core.training.retrain import decision_table
 
 SCORE = "CV macro F1"
 MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}
@@ -329,7 +329,7 @@ def trial_chart(values: list[float | None]) -> go.Figure:
     return fig
 
 
-def budget_text(job: jobs.Job) -> str:
+def budget_text(job: queue.Job) -> str:
     p = job.parameters or {}
     name = p.get("budget") or "custom"
     return f"{name}: {limits(p.get('trials'), p.get('timeout'))}"
@@ -346,7 +346,7 @@ def show_decision(decision: dict[str, Any], key: str) -> None:
     )
 
 
-def next_step(progress: jobs.JobProgress) -> None:
+def next_step(progress: queue.JobProgress) -> None:
     """After a training, the next thing to do is one click away: predict with the champion, or compare."""
     if "champion" in progress.aliases:
         st.page_link("app/pages/predict.py", label="Make a prediction", icon=":material/online_prediction:")
@@ -354,7 +354,7 @@ def next_step(progress: jobs.JobProgress) -> None:
         st.page_link("app/pages/models.py", label="Compare it with the champion", icon=":material/model_training:")
 
 
-def show_result(job: jobs.Job, progress: jobs.JobProgress) -> None:
+def show_result(job: queue.Job, progress: queue.JobProgress) -> None:
     result = job.result or {}
     if "promoted" in result:  # a retrain: the decision says what became of the challenger
         show_decision(result, key=f"train_decision_{job.id}")
@@ -375,18 +375,18 @@ def show_result(job: jobs.Job, progress: jobs.JobProgress) -> None:
     next_step(progress)
 
 
-def job_heading(job: jobs.Job) -> None:
+def job_heading(job: queue.Job) -> None:
     """The job's title line and its budget, age, duration and study."""
     what = "Retrain job" if job.kind == "retrain" else "Job"
     st.subheader(f"{what} {job.id}: {job.dataset} v{job.dataset_version} · {job.status}")
-    took = f" · ran {duration(jobs.elapsed_seconds(job))}" if job.finished_at and job.started_at else ""
-    st.caption(f"Budget {budget_text(job)} · submitted {jobs.ago(job.created_at)}{took} · study `{job.study_name}`")
+    took = f" · ran {duration(queue.elapsed_seconds(job))}" if job.finished_at and job.started_at else ""
+    st.caption(f"Budget {budget_text(job)} · submitted {queue.ago(job.created_at)}{took} · study `{job.study_name}`")
 
 
-def job_running(job: jobs.Job, progress: jobs.JobProgress) -> None:
+def job_running(job: queue.Job, progress: queue.JobProgress) -> None:
     """A queued or running job: trial, best score, time, and how far it is."""
     trial, planned = progress.trial, progress.trials
-    elapsed, timeout = jobs.elapsed_seconds(job), (job.parameters or {}).get("timeout")
+    elapsed, timeout = queue.elapsed_seconds(job), (job.parameters or {}).get("timeout")
     trial_col, best_col, time_col = st.columns(3)
     trial_col.metric("Trial", progress.trial_text)
     best_col.metric(f"Best {SCORE} so far", metric(progress.best))
@@ -401,7 +401,7 @@ def job_running(job: jobs.Job, progress: jobs.JobProgress) -> None:
         st.caption(f"Other machines can help: `{helper}`")
 
 
-def job_outcome(job: jobs.Job, progress: jobs.JobProgress) -> None:
+def job_outcome(job: queue.Job, progress: queue.JobProgress) -> None:
     """An ended job: what it registered, or why it stopped."""
     if job.status == "done":
         show_result(job, progress)
@@ -416,7 +416,7 @@ def job_outcome(job: jobs.Job, progress: jobs.JobProgress) -> None:
         )
 
 
-def history_frame(history: list[tuple[jobs.Job, jobs.JobProgress]]) -> pd.DataFrame:
+def history_frame(history: list[tuple[queue.Job, queue.JobProgress]]) -> pd.DataFrame:
     """Past jobs: a done job's score is its registered winner's, its aliases those it holds now."""
     rows = []
     for job, progress in history:
@@ -431,8 +431,8 @@ def history_frame(history: list[tuple[jobs.Job, jobs.JobProgress]]) -> pd.DataFr
                 f"best {SCORE}": progress.shown_score,
                 "model version": progress.version,
                 "aliases": ", ".join(progress.aliases),
-                "submitted": jobs.ago(job.created_at),
-                "duration": duration(jobs.elapsed_seconds(job)),
+                "submitted": queue.ago(job.created_at),
+                "duration": duration(queue.elapsed_seconds(job)),
                 "reason": job.error or "",
             }
         )
@@ -480,7 +480,7 @@ def show_decisions(decisions: list[dict[str, Any]]) -> None:
     """The latest retrain decision, and all of them in an expander."""
     if decisions:
         latest = decisions[0]
-        st.markdown(f"**Latest decision** ({jobs.ago(latest['when'])}):")
+        st.markdown(f"**Latest decision** ({queue.ago(latest['when'])}):")
         show_decision(latest, key="train_retrain_decision")
         if len(decisions) > 1:
             with st.expander(f"All {len(decisions)} retrain decisions"):

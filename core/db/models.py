@@ -177,8 +177,8 @@ class Job(Base):
 
     ``status`` is what the worker last wrote: queued | running | done | failed | cancelled |
     interrupted. A running job whose process is gone is reported as interrupted by
-    :mod:`core.jobs` when it is read. At most one queued or running job per dataset (the
-    partial unique index backs the check in ``core.jobs.submit_training``).
+    :mod:`core.jobs.queue` when it is read. At most one queued or running job per dataset (the
+    partial unique index backs the check in ``core.jobs.queue.submit_training``).
     """
 
     __tablename__ = "jobs"

@@ -4,6 +4,6 @@ Importing this package is light: it exposes the training budgets (for pages and 
 :func:`core.training.train.train` is imported where training runs.
 """
 
-from core.training.budgets import BUDGETS, DEFAULT_BUDGET, Budget, resolve_budget
+from core.training.budgets import BUDGETS, DEFAULT_BUDGET, Budget, Preset
 
-__all__ = ["BUDGETS", "DEFAULT_BUDGET", "Budget", "resolve_budget"]
+__all__ = ["BUDGETS", "DEFAULT_BUDGET", "Budget", "Preset"]

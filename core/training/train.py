@@ -32,7 +32,7 @@ from core.features import coerce_inputs, feature_columns
 from core.labels import whole_classes
 from core.scoring import CONTRACT_FILE, build_contract
 from core.training import evaluate
-from core.training.budgets import resolve_budget
+from core.training.budgets import Budget
 from core.training.factories import (
     BASELINES,
     LABELS,
@@ -343,21 +343,18 @@ def train(
     settings: Settings,
     dataset: str,
     dataset_version: int | None = None,
-    trials: int | None = None,
-    timeout: float | None = None,
-    seed: int | None = None,
+    budget: Budget | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     study_name: str | None = None,
-    budget: str | None = None,
     extra_rows: pd.DataFrame | None = None,
     holdout_row_ids: list[int] | None = None,
     before_registering: Callable[[Pipeline, dict[str, Any]], None] | None = None,
 ) -> TrainingResult:
     """Compare the candidates on one holdout and one set of CV folds; register the winner.
 
-    ``trials``/``timeout`` bound the XGBoost search (see :mod:`core.training.budgets`; neither
-    given: the ``quick`` budget). ``progress(update)`` receives a :class:`ProgressUpdate` at each
+    ``budget`` bounds the XGBoost search and gives the seed (see :class:`core.training.budgets.Budget`;
+    none given: the default budget, the settings' seed). ``progress(update)`` receives a :class:`ProgressUpdate` at each
     stage and after every trial; ``should_stop()`` is polled after every trial, between folds and
     between candidates, and when it says True, :class:`TrainingCancelled` is raised before
     anything is registered. ``study_name`` names the Optuna study in the main database: the same
@@ -371,8 +368,9 @@ def train(
     after everything is evaluated and before anything is logged or registered (a retrain judges
     the challenger there): if it raises, nothing is registered.
     """
-    seed = settings.seed if seed is None else seed
-    trials, timeout = resolve_budget(budget, trials=trials, timeout=timeout)
+    budget = Budget() if budget is None else budget
+    seed = settings.seed if budget.seed is None else budget.seed
+    trials, timeout = budget.trials, budget.timeout
     tracker = _Tracker(progress, should_stop, trials=trials, timeout=timeout)
     tracker.stage(STAGE_PREPARING)
     tuning = prepare_tuning(
@@ -386,7 +384,7 @@ def train(
     )
     version, data, folds, class_weight = tuning.version, tuning.data, tuning.folds, tuning.class_weight
     study_name = study_name or study_name_for(dataset, version.version)
-    # what a tune-worker needs to join the study and rebuild this very objective (see core.training.worker);
+    # what a tune-worker needs to join the study and rebuild this very objective (see core.jobs.worker);
     # a retrain's extra rows are the feedback of the moment, so its study is not shared
     recipe = {
         "dataset": version.name,
@@ -465,7 +463,6 @@ def train(
         "seed": seed,
         "trials": trials,
         "timeout": timeout,
-        "budget": budget,
         "holdout_fraction": settings.holdout_fraction,
         "cv_folds": len(folds),
         "study_name": study_name,

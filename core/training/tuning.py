@@ -2,7 +2,7 @@
 
 The study lives in the main database (Optuna's RDB storage adds its own tables there), so an
 interrupted training resumes its study and several processes can share one: the job that owns
-the study and any number of ``tune-worker`` processes (see :mod:`core.training.worker`), on this
+the study and any number of ``tune-worker`` processes (see :mod:`core.jobs.worker`), on this
 machine with SQLite or on several machines once the database is PostgreSQL.
 
 Every process runs the same loop (:func:`tune_xgboost`): it starts a trial only while the
@@ -27,8 +27,11 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
+from sqlalchemy import event, text
 
 from core.config import Settings
+from core.db import open_database
+from core.db.engine import get_engine, sqlite_pragmas
 from core.processes import HOST, process_alive, worker_id
 from core.training.evaluate import cross_validate
 from core.training.factories import XGBOOST_DEFAULTS, make_xgboost
@@ -65,8 +68,6 @@ def study_storage(settings: Settings) -> Iterator[optuna.storages.RDBStorage]:
     (a persistent setting of the file) before Optuna creates its tables. On a server database,
     running trials record heartbeats, so a trial whose process died elsewhere can be told apart.
     """
-    from core.db import open_database
-
     url = settings.database_url
     sqlite = url.startswith("sqlite")
     if sqlite:
@@ -98,10 +99,6 @@ def _one_creator_at_a_time(url: str) -> Iterator[None]:
     if not url.startswith("postgresql"):
         yield
         return
-    from sqlalchemy import text
-
-    from core.db.engine import get_engine
-
     with get_engine(url).connect() as connection:  # the lock is released when the transaction ends
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": OPTUNA_SCHEMA_LOCK})
         yield
@@ -110,9 +107,6 @@ def _one_creator_at_a_time(url: str) -> Iterator[None]:
 
 def _tune_sqlite(engine: Any, busy_timeout_ms: int) -> None:
     """Give Optuna's SQLite connections the pragmas of core.db's: WAL, busy timeout, NORMAL sync."""
-    from sqlalchemy import event
-
-    from core.db.engine import sqlite_pragmas
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -14,7 +14,9 @@ from app.resources import DATASET_KEY
 from app.ui.state import Scope
 from core.config import REPO_ROOT
 from core.datasets.versions import ingest
-from core.db.models import Feedback, RetrainPolicy
+from core.db.models import AliasEvent, Feedback, Job, RetrainPolicy
+from core.feedback import import_labels
+from core.jobs.queue import _now
 from tests.conftest import RICE
 from tests.core.test_feedback_loop import score_rice, write_labels
 
@@ -248,8 +250,6 @@ def test_the_train_page_sets_the_threshold_and_offers_a_retrain(trained_settings
         policy = session.get(RetrainPolicy, "rice")
         assert (policy.threshold, policy.auto) == (10, False)
     with trained_sessions.begin() as session:
-        from core.feedback import import_labels
-
         import_labels(session=session, dataset="rice", source=pd.DataFrame(scored[["prediction_id", "label"]]))
     at.run()
     assert "A retrain is due: 12 labels since champion v1." in _texts(at)
@@ -274,9 +274,6 @@ def _decision(promoted: bool) -> dict:
 
 
 def test_a_retrain_decision_shows_on_the_train_and_models_pages(trained_settings, trained_sessions) -> None:
-    from core.db.models import AliasEvent, Job
-    from core.jobs import _now
-
     reason = "Champion v1 kept: challenger v2 is worse on the champion's holdout (macro F1 0.8000 vs 0.9000, -0.1000)."
     now = _now()
     with trained_sessions.begin() as session:

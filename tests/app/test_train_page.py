@@ -8,14 +8,16 @@ import time
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from core import jobs, registry
+from core import registry
 from core.config import REPO_ROOT
 from core.db.models import Job
 from core.feedback import feedback_counts, record_label, set_retrain_policy
+from core.jobs import queue, runner
 from core.processes import HOST, process_alive
 from core.promotion import promote
 from core.scoring import score_row
-from core.training.budgets import BUDGETS
+from core.training.budgets import BUDGETS, Budget
+from core.workloads import WORKLOADS
 from tests.conftest import RICE
 
 ENTRY = str(REPO_ROOT / "streamlit_app.py")
@@ -33,7 +35,7 @@ def _train_page() -> AppTest:
 
 
 def _add_job(sessions, **fields) -> int:
-    now = jobs._now()
+    now = queue._now()
     values = {"dataset": "rice", "dataset_version": 1, "parameters": {"trials": 10, "budget": None}}
     values |= {"study_name": "rice-v1-job1", "started_at": now, "heartbeat_at": now, "host": HOST}
     with sessions.begin() as session:
@@ -79,7 +81,7 @@ def test_a_running_job_shows_its_progress(trained_sessions) -> None:
     at.button(key=f"train_cancel_{job_id}").click().run()
     assert not at.exception
     with trained_sessions() as session:
-        assert jobs.get_job(session=session, job_id=job_id).cancel_requested
+        assert queue.get_job(session=session, job_id=job_id).cancel_requested
 
 
 def test_a_finished_job_shows_its_result_and_an_interrupted_one_offers_resume(
@@ -90,7 +92,7 @@ def test_a_finished_job_shows_its_result_and_an_interrupted_one_offers_resume(
     done = _add_job(trained_sessions, status="done", progress={"trial": 2, "trials": 2, "values": [0.9, 0.91]})
     with trained_sessions.begin() as session:
         session.get(Job, done).result = result
-        session.get(Job, done).finished_at = jobs._now()
+        session.get(Job, done).finished_at = queue._now()
     at = _train_page()
     assert not at.exception and not at.error
     assert "Registered rice **v1**" in _texts(at)
@@ -112,7 +114,7 @@ def test_start_creates_a_background_job_that_cancel_stops(trained_settings, trai
     at.button(key="train_start").click().run()
     assert not at.exception and not at.error
     with trained_sessions() as session:
-        job = jobs.latest_job(session=session, dataset="rice")
+        job = queue.latest_job(session=session, dataset="rice")
     assert job is not None and job.parameters["budget"] == smallest and job.pid
     assert job.status in ("queued", "running")
 
@@ -123,7 +125,7 @@ def test_start_creates_a_background_job_that_cancel_stops(trained_settings, trai
         time.sleep(1)
     assert not process_alive(job.pid), "the background worker did not stop"
     with trained_sessions() as session:
-        assert jobs.get_job(session=session, job_id=job.id).status == "cancelled"
+        assert queue.get_job(session=session, job_id=job.id).status == "cancelled"
     assert [v.version for v in registry.list_versions(trained_settings, "rice")] == [1]
 
 
@@ -140,7 +142,7 @@ def _past_jobs(at: AppTest):
 
 def test_sidebar_live_panel_and_past_jobs_count_the_same_trials(trained_sessions) -> None:
     with trained_sessions.begin() as session:
-        job_id = jobs.submit_training(session=session, dataset="rice", trials=12).id
+        job_id = queue.submit_training(session=session, dataset="rice", budget=Budget(trials=12)).id
     at = _train_page()
     assert {m.label: m.value for m in at.metric}["Trial"] == "0 of 12"
     assert _sidebar_job_links(at) == ["Training rice: queued, 0 of 12 trials"]
@@ -148,8 +150,8 @@ def test_sidebar_live_panel_and_past_jobs_count_the_same_trials(trained_sessions
 
     # the worker claims the job and finishes three trials, as a real worker writes them
     with trained_sessions.begin() as session:
-        claimed = jobs._claim(session, job_id)
-    worker = jobs._Worker(trained_sessions, claimed)
+        claimed = runner._claim(session, job_id)
+    worker = runner._Worker(trained_sessions, claimed)
     for trial, (value, best) in enumerate([(0.91, 0.91), (0.93, 0.93), (0.92, 0.93)], start=1):
         worker.progress({"stage": "tuning", "trial": trial, "trials": 12, "best": best, "value": value})
     at.run()
@@ -158,7 +160,7 @@ def test_sidebar_live_panel_and_past_jobs_count_the_same_trials(trained_sessions
     assert _sidebar_job_links(at) == ["Training rice: trial 3 of 12"]
     assert _past_jobs(at).loc[job_id, ["status", "trials"]].tolist() == ["running", "3 of 12"]
     with trained_sessions() as session:
-        progress = jobs.job_progress(jobs.get_job(session=session, job_id=job_id))
+        progress = queue.job_progress(queue.get_job(session=session, job_id=job_id))
     assert (progress.state, progress.trial_text, progress.best) == ("running", "3 of 12", 0.93)
 
 
@@ -168,7 +170,7 @@ def test_past_jobs_show_the_registered_winners_score_and_offer_a_prediction(trai
     metrics = champion.metrics | {"cv_f1_macro": 0.9969}
     result = {"model": "rice", "version": 1, "aliases": ["champion"], "metrics": metrics}
     progress = {"stage": "done", "trial": 2, "trials": 2, "best": 0.9834, "values": [0.97, 0.9834]}
-    done = _add_job(trained_sessions, status="done", progress=progress, result=result, finished_at=jobs._now())
+    done = _add_job(trained_sessions, status="done", progress=progress, result=result, finished_at=queue._now())
     at = _train_page()
     assert not at.exception and not at.error
     assert _past_jobs(at).loc[done, "best CV macro F1"] == 0.9969
@@ -181,11 +183,11 @@ def test_after_a_new_champion_only_it_is_marked_champion_in_past_jobs(trained_se
         status="done",
         progress={"stage": "done", "trial": 2, "trials": 2},
         result={"model": "rice", "version": 1, "aliases": ["champion"], "metrics": {}},
-        finished_at=jobs._now(),
+        finished_at=queue._now(),
     )
     with trained_sessions.begin() as session:
-        second = jobs.submit_training(session=session, dataset="rice", trials=1).id
-    jobs.run_job(sessions=trained_sessions, settings=trained_settings, job_id=second)
+        second = queue.submit_training(session=session, dataset="rice", budget=Budget(trials=1)).id
+    runner.run_job(sessions=trained_sessions, settings=trained_settings, job_id=second, workloads=WORKLOADS)
     with trained_sessions.begin() as session:
         promote(session=session, settings=trained_settings, dataset="rice", version=2, reason="retrained")
     with trained_sessions.begin() as session:  # as a promoted retrain records it: registered as champion

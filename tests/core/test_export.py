@@ -20,6 +20,7 @@ from core.export import export_archive, export_model, onnx_feeds
 from core.features import coerce_inputs
 from core.model_card import load_holdout
 from core.scoring import load_champion
+from core.training.budgets import Budget
 
 SENTENCES = REPO_ROOT / "data" / "demo" / "sentiment_sentences.csv"
 REFUSAL = r"^This model cannot be exported to ONNX: .+\. Use the MLflow export\.$"
@@ -100,7 +101,7 @@ def test_a_free_text_model_is_refused_for_onnx_with_the_reason(settings, session
         version, _ = ingest(session=session, path=path, name="talk", target="label")
     assert version.roles["text"] == "text"
     with sessions.begin() as session:
-        train(session=session, settings=settings, dataset="talk", trials=1)
+        train(session=session, settings=settings, dataset="talk", budget=Budget(trials=1))
 
     with sessions() as session, pytest.raises(ExportError, match=REFUSAL) as refused:
         export_model(session=session, settings=settings, dataset="talk", output=tmp_path / "onnx", fmt="onnx")

@@ -10,23 +10,23 @@ import pandas as pd
 import pytest
 from sqlalchemy import event, func, select, update
 
-from core import jobs
 from core.db.models import Feedback, FeedbackHistory, Job, Prediction
 from core.errors import ColumnError, InputFileError, InvalidSetting
 from core.feedback import (
     PredictionFilter,
-    check_retrain,
     dataset_classes,
     feedback_counts,
     import_labels,
     label_history,
-    label_prediction,
     prediction_table,
     record_label,
     save_labels,
     set_retrain_policy,
 )
+from core.jobs import queue
+from core.retrain import import_label_file, label_prediction, retrain_if_due
 from core.scoring import score_file
+from core.training.budgets import Budget
 from tests.conftest import RICE
 
 
@@ -70,8 +70,11 @@ def _count(sessions, model) -> int:
 
 
 def _import(sessions, source, *, settings=None, who: str = "tester"):
+    """Import labels; with ``settings``, as the pages and the CLI do: then whether a retrain is due."""
     with sessions.begin() as session:
-        return import_labels(session=session, dataset="rice", source=source, who=who, settings=settings)
+        if settings is None:
+            return import_labels(session=session, dataset="rice", source=source, who=who)
+        return import_label_file(session=session, settings=settings, dataset="rice", source=source, who=who)
 
 
 @pytest.fixture
@@ -253,7 +256,7 @@ def test_automatic_mode_starts_one_retrain_per_crossing(trained_settings, traine
     first = _import(trained_sessions, scored.iloc[:10], settings=trained_settings)
     assert first.retrain.job_id is not None and "started automatically" in first.retrain.message
     with trained_sessions() as session:
-        job = jobs.get_job(session=session, job_id=first.retrain.job_id)
+        job = queue.get_job(session=session, job_id=first.retrain.job_id)
     assert (job.kind, job.status, job.dataset_version) == ("retrain", "queued", 1)
 
     # more labels while that job is queued: nothing new, even when they cross the threshold again
@@ -266,14 +269,14 @@ def test_automatic_mode_starts_one_retrain_per_crossing(trained_settings, traine
     assert _count(trained_sessions, Job) == 1
 
     with trained_sessions.begin() as session:  # the job ends (here: cancelled)
-        jobs.cancel_job(session=session, job_id=first.retrain.job_id)
+        queue.cancel_job(session=session, job_id=first.retrain.job_id)
     with trained_sessions.begin() as session:  # the next label starts the crossing at 20 that had to wait
         deferred = label_prediction(
             session=session, settings=trained_settings, prediction_id=int(scored["prediction_id"][0]), label="Cammeo"
         )[1]
     assert deferred.job_id not in (None, first.retrain.job_id)
     with trained_sessions.begin() as session:
-        jobs.cancel_job(session=session, job_id=deferred.job_id)
+        queue.cancel_job(session=session, job_id=deferred.job_id)
     later = _import(trained_sessions, scored.iloc[20:29], settings=trained_settings)  # 29 < 20 + 10
     assert later.retrain.job_id is None and "the next one starts at 30" in later.retrain.message
     last = _import(trained_sessions, scored.iloc[29:31], settings=trained_settings)
@@ -285,15 +288,15 @@ def test_automatic_mode_waits_while_another_job_runs(trained_settings, trained_s
     scored = score_rice(trained_settings, trained_sessions, tmp_path, rows=12)
     with trained_sessions.begin() as session:
         set_retrain_policy(session=session, settings=trained_settings, dataset="rice", threshold=10, auto=True)
-        training = jobs.submit_training(session=session, dataset="rice", trials=1)
+        training = queue.submit_training(session=session, dataset="rice", budget=Budget(trials=1))
     outcome = _import(trained_sessions, scored.iloc[:11], settings=trained_settings)
     assert outcome.retrain.job_id is None
     assert f"not started: Only one training job per dataset at a time: job {training.id}" in outcome.retrain.message
     assert _count(trained_sessions, Job) == 1
     with trained_sessions.begin() as session:
-        jobs.cancel_job(session=session, job_id=training.id)
+        queue.cancel_job(session=session, job_id=training.id)
     with trained_sessions.begin() as session:  # not recorded as a crossing: the next label starts it
-        trigger = check_retrain(session=session, settings=trained_settings, dataset="rice")
+        trigger = retrain_if_due(session=session, settings=trained_settings, dataset="rice")
     assert trigger.job_id is not None
 
 

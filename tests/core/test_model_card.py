@@ -12,6 +12,7 @@ from core import model_card, registry
 from core.datasets.versions import get_version, ingest
 from core.errors import ModelNotFound
 from core.model_card import _top_features, build_card, holdout_metrics, md_text, wilson_interval
+from core.training.budgets import Budget
 from core.training.factories import LABELS, estimator_params, make_xgboost
 from core.training.train import prepare_tuning, train
 from tests.conftest import RICE
@@ -78,7 +79,7 @@ def test_user_content_is_escaped_in_markdown_and_html(settings, sessions, tmp_pa
     with sessions.begin() as session:
         ingest(session=session, path=path, name="odd", target="Class")
     with sessions.begin() as session:
-        train(session=session, settings=settings, dataset="odd", trials=1)
+        train(session=session, settings=settings, dataset="odd", budget=Budget(trials=1))
     with sessions() as session:
         card = build_card(session=session, settings=settings, dataset="odd", version=1, resamples=50)
     assert SCRIPT in [c["name"] for c in card.columns]
@@ -135,7 +136,7 @@ def test_the_card_says_how_many_rows_had_no_label(settings, sessions, tmp_path: 
     with sessions.begin() as session:
         ingest(session=session, path=path, name="penguins", target="sex")
     with sessions.begin() as session:
-        train(session=session, settings=settings, dataset="penguins", trials=1)
+        train(session=session, settings=settings, dataset="penguins", budget=Budget(trials=1))
     with sessions() as session:
         card = build_card(session=session, settings=settings, dataset="penguins", version=1, resamples=50)
     assert card.data["rows"] == 344 and card.data["unlabelled_rows"] == 11
@@ -177,14 +178,14 @@ def test_a_retrained_card_shows_rows_from_feedback_and_no_internal_keys(settings
     path = _penguins(sessions, tmp_path)
     feedback = pd.read_csv(path).sample(25, random_state=1)  # labelled predictions, as a retrain adds them
     with sessions.begin() as session:
-        first = train(session=session, settings=settings, dataset="penguins", trials=1)
+        first = train(session=session, settings=settings, dataset="penguins", budget=Budget(trials=1))
     holdout = registry.load_document(settings, first.run_id, "split.json")["holdout_row_ids"]
-    with sessions.begin() as session:  # as core.training.retrain trains a challenger
+    with sessions.begin() as session:  # as core.retrain trains a challenger
         train(
             session=session,
             settings=settings,
             dataset="penguins",
-            trials=1,
+            budget=Budget(trials=1),
             extra_rows=feedback,
             holdout_row_ids=holdout,
         )

@@ -20,6 +20,7 @@ from core.db.models import AliasEvent, Prediction
 from core.errors import ModelNotFound, PromotionRefused
 from core.promotion import alias_history, compare, promote, record_initial, rollback, rollback_target
 from core.scoring import score_row
+from core.training.budgets import Budget
 from tests.conftest import RICE, _use_home
 from tests.homes import copy_home, home_settings
 
@@ -35,7 +36,7 @@ def challenger_template(tmp_path_factory: pytest.TempPathFactory, trained_templa
     home = copy_home(trained_template, tmp_path_factory.mktemp("templates") / "challenger")
     settings = home_settings(home)
     with open_database(settings).begin() as session:
-        train(session=session, settings=settings, dataset="rice", trials=1)
+        train(session=session, settings=settings, dataset="rice", budget=Budget(trials=1))
     return home
 
 
@@ -185,7 +186,7 @@ def test_compare_rescores_both_versions_when_holdouts_differ(two_settings, two_s
     from core.training.train import train
 
     with two_sessions.begin() as session:
-        third = train(session=session, settings=two_settings, dataset="rice", trials=1, seed=7).version
+        third = train(session=session, settings=two_settings, dataset="rice", budget=Budget(trials=1, seed=7)).version
     with two_sessions() as session:
         comparison = compare(session=session, settings=two_settings, dataset="rice", version=third)
     logged = registry.get_version(two_settings, "rice", third).metrics

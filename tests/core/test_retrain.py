@@ -10,13 +10,16 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from core import jobs, registry
+from core import registry
 from core.db.models import AliasEvent, Feedback, Prediction
 from core.errors import ModelNotFound, NotEnoughFeedback, TrainingCancelled
 from core.feedback import import_labels
+from core.jobs import runner
 from core.promotion import alias_history, history_rows, promote, rollback_target
+from core.retrain import decide, feedback_split, retrain, retrain_decisions, submit_retrain
 from core.scoring import load_champion, score_row
-from core.training.retrain import decide, feedback_split, retrain, retrain_decisions, submit_retrain
+from core.training.budgets import Budget
+from core.workloads import WORKLOADS
 from tests.conftest import RICE
 from tests.core.test_feedback_loop import score_rice
 
@@ -32,7 +35,7 @@ def _label(sessions, frame: pd.DataFrame) -> None:
 
 def _retrain(settings, sessions, **kwargs):
     with sessions.begin() as session:
-        return retrain(session=session, settings=settings, dataset="rice", trials=1, **kwargs)
+        return retrain(session=session, settings=settings, dataset="rice", budget=Budget(trials=1), **kwargs)
 
 
 def _versions(settings) -> list[int]:
@@ -188,8 +191,8 @@ def test_a_retrain_job_with_unusable_feedback_fails_and_leaves_the_champion(trai
             )
             session.flush()
             session.add(Feedback(prediction_id=number, label="Osmancik", who="tester"))
-        job = submit_retrain(session=session, settings=trained_settings, dataset="rice", trials=1)
-    done = jobs.run_job(sessions=trained_sessions, settings=trained_settings, job_id=job.id)
+        job = submit_retrain(session=session, settings=trained_settings, dataset="rice", budget=Budget(trials=1))
+    done = runner.run_job(sessions=trained_sessions, settings=trained_settings, job_id=job.id, workloads=WORKLOADS)
     assert (done.kind, done.status) == ("retrain", "failed")
     assert "needs at least 10 usable labelled predictions" in done.error
     assert "12 left out: inputs lack a column the model uses" in done.error

@@ -23,10 +23,7 @@ from core import registry
 from core.datasets.versions import ingest
 from core.db.models import AliasEvent, Feedback
 from core.feedback import import_labels, record_label, save_labels
-from core.scoring import load_champion, score_file
-from core.training.evaluate import classification_metrics
-from core.training.progress import STAGE_EVALUATING, STAGE_REGISTERING
-from core.training.retrain import (
+from core.retrain import (
     STAGE_COMPARING,
     decide,
     decision_table,
@@ -34,6 +31,10 @@ from core.training.retrain import (
     retrain,
     retrain_decisions,
 )
+from core.scoring import load_champion, score_file
+from core.training.budgets import Budget
+from core.training.evaluate import classification_metrics
+from core.training.progress import STAGE_EVALUATING, STAGE_REGISTERING
 from core.training.train import train
 from tests.core.test_feedback_loop import write_labels
 
@@ -74,7 +75,7 @@ def _champion(settings, sessions, folder: Path, frame: pd.DataFrame, name: str) 
     with sessions.begin() as session:
         ingest(session=session, path=path, name=name, target="target")
     with sessions.begin() as session:
-        train(session=session, settings=settings, dataset=name, trials=TRIALS)
+        train(session=session, settings=settings, dataset=name, budget=Budget(trials=TRIALS))
     return path
 
 
@@ -138,7 +139,7 @@ def test_a_retrain_with_integer_classes_and_integer_labels_succeeds(settings, se
 
     before = _registry_state(settings, sessions, "cancer")
     with sessions.begin() as session:
-        result = retrain(session=session, settings=settings, dataset="cancer", trials=TRIALS)
+        result = retrain(session=session, settings=settings, dataset="cancer", budget=Budget(trials=TRIALS))
     assert result.challenger_version == 2 and result.rows["recent_feedback"] == 12
     versions, history = _registry_state(settings, sessions, "cancer")
     assert [v for v, _ in versions] == [2, 1] and len(history) == len(before[1]) + 2  # initial + the decision
@@ -213,7 +214,7 @@ def test_labels_of_the_tables_own_type_round_trip_through_feedback_and_retrainin
     assert split.recent["target"].dtype == pd.Series(classes).dtype
 
     with sessions.begin() as session:
-        result = retrain(session=session, settings=settings, dataset="table", trials=TRIALS)
+        result = retrain(session=session, settings=settings, dataset="table", budget=Budget(trials=TRIALS))
     contract = registry.load_document(
         settings, registry.get_version(settings, "table", result.challenger_version).run_id, "input_contract.json"
     )
@@ -241,7 +242,7 @@ def test_a_retrain_that_fails_after_fitting_leaves_registry_aliases_and_history(
             raise RuntimeError("the worker lost its database")
 
     with pytest.raises(RuntimeError, match="lost its database"), sessions.begin() as session:
-        retrain(session=session, settings=settings, dataset="cancer", trials=TRIALS, progress=progress)
+        retrain(session=session, settings=settings, dataset="cancer", budget=Budget(trials=TRIALS), progress=progress)
     assert _registry_state(settings, sessions, "cancer") == before
     assert STAGE_EVALUATING in stages and STAGE_REGISTERING not in stages, stages  # past fitting, not registered
     assert registry.alias_version(settings, "cancer") == 1
@@ -250,7 +251,7 @@ def test_a_retrain_that_fails_after_fitting_leaves_registry_aliases_and_history(
 
     # the same labels then retrain fine: exactly one new version, explained by its decision
     with sessions.begin() as session:
-        result = retrain(session=session, settings=settings, dataset="cancer", trials=TRIALS)
+        result = retrain(session=session, settings=settings, dataset="cancer", budget=Budget(trials=TRIALS))
     versions, _ = _registry_state(settings, sessions, "cancer")
     assert [v for v, _ in versions] == [2, 1] and result.challenger_version == 2
     with sessions() as session:

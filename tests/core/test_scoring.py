@@ -31,6 +31,7 @@ from core.scoring import (
     score_file,
     score_row,
 )
+from core.training.budgets import Budget
 from tests.conftest import RICE, _use_home
 from tests.homes import copy_home, home_settings
 
@@ -86,7 +87,7 @@ def events_template(tmp_path_factory: pytest.TempPathFactory, empty_template: Pa
         version, _ = ingest(session=session, path=source, name="events", target="label")
         assert version.roles == {"size": "numeric", "colour": "categorical", "when": "datetime", "label": "target"}
     with open_database(settings).begin() as session:
-        train(session=session, settings=settings, dataset="events", trials=1)
+        train(session=session, settings=settings, dataset="events", budget=Budget(trials=1))
     return home
 
 
@@ -526,7 +527,7 @@ def two_versions_template(tmp_path_factory: pytest.TempPathFactory, trained_temp
     home = copy_home(trained_template, tmp_path_factory.mktemp("templates") / "two_versions")
     settings = home_settings(home)
     with open_database(settings).begin() as session:
-        train(session=session, settings=settings, dataset="rice", trials=1, seed=7)
+        train(session=session, settings=settings, dataset="rice", budget=Budget(trials=1, seed=7))
     return home
 
 

@@ -4,7 +4,7 @@
 loads the champion, says it is ready (the file ``GO.ready.PID``), waits for the file ``GO`` so that
 every process starts at the same moment, then makes the Predict page's calls:
 :func:`core.scoring.score_row` (with or without the explanation) for each prediction and
-:func:`core.feedback.label_prediction` on every second one until ``LABELS`` are given. It prints one
+:func:`core.retrain.label_prediction` on every second one until ``LABELS`` are given. It prints one
 JSON object: its prediction ids, the labelled ids, and when it started and finished.
 
 :func:`run_clients` starts several of them on one home (the concurrency test and benchmark).
@@ -27,7 +27,7 @@ def main(home: str, dataset: str, predictions: int, labels: int, go: str, explai
     os.environ["SIFT_HOME"] = home
     from core.config import get_settings
     from core.db import open_database
-    from core.feedback import label_prediction
+    from core.retrain import label_prediction
     from core.scoring import load_champion, score_row
 
     settings = get_settings()

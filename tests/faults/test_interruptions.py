@@ -19,9 +19,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select, text
 
-from core import jobs, registry
+from core import registry
 from core.config import REPO_ROOT
 from core.db.models import Batch, BatchChunk, Prediction
+from core.jobs import queue
 from core.scoring import CHUNK_ROWS, rejected_path, score_file
 from tests.conftest import RICE
 from tests.test_cli import ok
@@ -170,7 +171,7 @@ def test_a_training_job_killed_half_way_is_interrupted_and_resumes_its_study(
 
     def some_trials_done() -> Any:
         with trained_sessions() as session:
-            job = jobs.latest_job(session=session, dataset="rice")
+            job = queue.latest_job(session=session, dataset="rice")
         done = job is not None and (job.progress or {}).get("trial", 0) >= KILL_AFTER
         return job if done else None
 

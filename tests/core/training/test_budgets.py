@@ -4,7 +4,7 @@ import pytest
 
 from core.cli import build_parser
 from core.errors import InvalidBudget
-from core.training import BUDGETS, DEFAULT_BUDGET, resolve_budget
+from core.training import BUDGETS, DEFAULT_BUDGET, Budget
 
 
 def test_presets_grow_and_quick_is_the_default() -> None:
@@ -27,8 +27,15 @@ def test_presets_grow_and_quick_is_the_default() -> None:
     ],
     ids=["default", "named", "trials override", "timeout override", "trials alone", "seconds alone"],
 )
-def test_resolve_budget(budget, trials, timeout, expected) -> None:
-    assert resolve_budget(budget, trials=trials, timeout=timeout) == expected
+def test_a_budget_resolves_when_made(budget, trials, timeout, expected) -> None:
+    resolved = Budget(budget, trials=trials, timeout=timeout)
+    assert (resolved.trials, resolved.timeout) == expected
+    assert Budget.from_parameters(resolved.as_parameters()) == resolved  # a job's parameters give it back
+
+
+def test_a_jobs_parameters_name_the_budget_only_when_one_applied() -> None:
+    assert Budget().as_parameters() == {"trials": 50, "timeout": 45.0, "seed": None, "budget": DEFAULT_BUDGET}
+    assert Budget(trials=1, seed=3).as_parameters() == {"trials": 1, "timeout": None, "seed": 3, "budget": None}
 
 
 @pytest.mark.parametrize(
@@ -37,7 +44,7 @@ def test_resolve_budget(budget, trials, timeout, expected) -> None:
 )
 def test_unusable_budgets_are_user_errors(budget, trials, timeout, words) -> None:
     with pytest.raises(InvalidBudget, match=words):
-        resolve_budget(budget, trials=trials, timeout=timeout)
+        Budget(budget, trials=trials, timeout=timeout)
 
 
 def test_cli_train_takes_a_budget() -> None:

@@ -9,6 +9,7 @@ from core import registry
 from core.datasets.versions import ingest
 from core.errors import ModelNotFound
 from core.scoring import load_champion, score_row
+from core.training.budgets import Budget
 from core.training.progress import ProgressUpdate
 from core.training.report import load_report
 from core.training.train import train
@@ -29,7 +30,7 @@ def test_rice_champion_is_registered_with_metrics(trained_settings) -> None:
 
 def test_a_second_version_is_a_challenger_and_the_champion_stays(trained_settings, trained_sessions) -> None:
     with trained_sessions.begin() as session:
-        result = train(session=session, settings=trained_settings, dataset="rice", trials=1)
+        result = train(session=session, settings=trained_settings, dataset="rice", budget=Budget(trials=1))
     assert result.version == 2 and result.aliases == ["challenger"]
     assert registry.alias_version(trained_settings, "rice") == 1
 
@@ -43,7 +44,7 @@ def test_multiclass_string_labels_round_trip(settings, sessions, tmp_path: Path)
     with sessions.begin() as session:
         ingest(session=session, path=path, name="wine", target="cultivar")
     with sessions.begin() as session:
-        result = train(session=session, settings=settings, dataset="wine", trials=TEST_TRIALS)
+        result = train(session=session, settings=settings, dataset="wine", budget=Budget(trials=TEST_TRIALS))
     assert result.metrics["accuracy"] > 0.85
     model = load_champion(settings, "wine")
     assert sorted(model.classes) == ["barbera", "barolo", "grignolino"]
@@ -76,7 +77,7 @@ def test_numeric_labels_and_categorical_and_text_features(settings, sessions, tm
         version, _ = ingest(session=session, path=path, name="mixed", target="label")
     assert version.roles == {"colour": "categorical", "note": "text", "size": "numeric", "label": "target"}
     with sessions.begin() as session:
-        result = train(session=session, settings=settings, dataset="mixed", trials=1)
+        result = train(session=session, settings=settings, dataset="mixed", budget=Budget(trials=1))
     assert result.metrics["accuracy"] > 0.95
     model = load_champion(settings, "mixed")
     assert model.classes == [0, 1]
@@ -148,7 +149,9 @@ def test_binary_report_is_stored_with_the_winner(trained_settings) -> None:
 def test_multiclass_progress_and_report(settings, sessions, wine) -> None:
     updates = []
     with sessions.begin() as session:
-        result = train(session=session, settings=settings, dataset=wine, trials=2, progress=updates.append)
+        result = train(
+            session=session, settings=settings, dataset=wine, budget=Budget(trials=2), progress=updates.append
+        )
     stages = [u["stage"] for u in updates]
     assert stages[:4] == [
         "preparing data",
@@ -175,7 +178,7 @@ def test_multiclass_progress_and_report(settings, sessions, wine) -> None:
 def test_text_only_dataset_with_numeric_labels(settings, sessions, tmp_path: Path) -> None:
     ingest_frame(sessions, tmp_path, reviews_frame(), "reviews", "label")
     with sessions.begin() as session:
-        result = train(session=session, settings=settings, dataset="reviews", trials=1)
+        result = train(session=session, settings=settings, dataset="reviews", budget=Budget(trials=1))
     assert result.metrics["accuracy"] >= 0.75
     assert load_champion(settings, "reviews").classes == [0, 1]
     report = load_report(settings, "reviews", result.version)
@@ -193,7 +196,7 @@ def test_rows_without_a_label_are_left_out_and_counted(settings, sessions, tmp_p
 
     ingest_frame(sessions, tmp_path, load_penguins(), "penguins", "sex")  # 344 rows, 11 without `sex`
     with sessions.begin() as session:
-        result = train(session=session, settings=settings, dataset="penguins", trials=TEST_TRIALS)
+        result = train(session=session, settings=settings, dataset="penguins", budget=Budget(trials=TEST_TRIALS))
     assert result.rows["without_label"] == 11
     assert result.rows["training"] + result.rows["holdout"] == 333
     assert result.as_dict()["rows"] == result.rows

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 from core import registry
 from core.config import REPO_ROOT
 from core.errors import TrainingCancelled
+from core.training.budgets import Budget
 from core.training.train import train
 from core.training.tuning import study_name_for, study_storage
 from tests.homes import TEST_DB_URL
@@ -27,7 +28,7 @@ def test_an_interrupted_study_resumes_where_it_stopped(settings, sessions, wine)
             session=session,
             settings=settings,
             dataset=wine,
-            trials=3,
+            budget=Budget(trials=3),
             study_name=name,
             progress=updates.append,
             should_stop=lambda: any(u["trial"] >= 1 for u in updates),
@@ -41,7 +42,12 @@ def test_an_interrupted_study_resumes_where_it_stopped(settings, sessions, wine)
     resumed = []
     with sessions.begin() as session:
         result = train(
-            session=session, settings=settings, dataset=wine, trials=3, study_name=name, progress=resumed.append
+            session=session,
+            settings=settings,
+            dataset=wine,
+            budget=Budget(trials=3),
+            study_name=name,
+            progress=resumed.append,
         )
     assert [u["trial"] for u in resumed if u["state"]] == [2, 3]  # one trial was already done
     assert result.trials == 3 and result.study_name == name

@@ -14,12 +14,16 @@ from collections.abc import Iterator
 import optuna
 import pytest
 
-from core import jobs, registry
+from core import registry
 from core.config import REPO_ROOT, Settings
+from core.datasets.versions import ingest
+from core.db import open_database
 from core.errors import StudyNotJoinable
+from core.jobs import queue, runner
+from core.jobs.worker import join_study
+from core.training.budgets import Budget
 from core.training.train import train
 from core.training.tuning import FINISHED
-from core.training.worker import join_study
 from tests.conftest import RICE
 from tests.homes import copy_home
 from tests.test_cli import user_error
@@ -54,7 +58,7 @@ def assert_best_trial_is_the_tuned_candidate(settings, study: optuna.Study) -> N
 
 def test_a_worker_joins_a_queued_jobs_study_and_its_trials_count(trained_settings, trained_sessions) -> None:
     with trained_sessions.begin() as session:
-        job = jobs.submit_training(session=session, dataset="rice", trials=4)
+        job = queue.submit_training(session=session, dataset="rice", budget=Budget(trials=4))
     name = job.study_name
     worker = start_worker(trained_settings.home, name)  # it waits for the job to open its study
     worker_id = f"{socket.gethostname()}:{worker.pid}"
@@ -74,7 +78,7 @@ def test_a_worker_joins_a_queued_jobs_study_and_its_trials_count(trained_setting
                 session=session,
                 settings=trained_settings,
                 dataset="rice",
-                trials=4,
+                budget=Budget(trials=4),
                 study_name=name,
                 progress=wait_for_the_worker,
             )
@@ -109,8 +113,8 @@ def test_tune_worker_refusals(trained_settings, trained_sessions) -> None:
     assert "tunes dataset 'rice', not 'wine'" in refusal("wine", done)
     assert refusal("rice", done) == f"Study {done!r} is finished: it has its 2 trials."
     with trained_sessions.begin() as session:
-        job = jobs.submit_training(session=session, dataset="rice", trials=1)
-        jobs.cancel_job(session=session, job_id=job.id)
+        job = queue.submit_training(session=session, dataset="rice", budget=Budget(trials=1))
+        queue.cancel_job(session=session, job_id=job.id)
     assert f"belongs to job {job.id}, which is cancelled" in refusal("rice", job.study_name)
 
 
@@ -136,24 +140,21 @@ def pg_url() -> Iterator[str]:
 
 @pytest.mark.pg
 def test_two_workers_and_the_job_share_one_postgresql_study(pg_url, empty_template, tmp_path) -> None:
-    from core.datasets.versions import ingest
-    from core.db import open_database
-
     settings = Settings(home=copy_home(empty_template, tmp_path / "home"), db_url=pg_url)
     sessions = open_database(settings)
     with sessions.begin() as session:
         ingest(session=session, path=RICE, name="rice", target="Class")
-        job = jobs.submit_training(session=session, dataset="rice", trials=12)
+        job = queue.submit_training(session=session, dataset="rice", budget=Budget(trials=12))
     env = os.environ | {"SIFT_HOME": str(settings.home), "SIFT_DB_URL": pg_url}
     env.pop("MLFLOW_TRACKING_URI", None)
     workers = [start_worker(settings.home, job.study_name, env=env) for _ in range(2)]  # they wait for the study
     try:
-        jobs.start_job(settings, job.id)
+        runner.start_job(settings, job.id)
         outputs = [worker.communicate(timeout=WAIT) for worker in workers]
         deadline = time.monotonic() + WAIT
         while True:
             with sessions() as session:
-                finished = jobs.get_job(session=session, job_id=job.id)
+                finished = queue.get_job(session=session, job_id=job.id)
             if finished.status not in ("queued", "running"):
                 break
             assert time.monotonic() < deadline, "the job did not finish"
@@ -163,7 +164,7 @@ def test_two_workers_and_the_job_share_one_postgresql_study(pg_url, empty_templa
             worker.kill()
     for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err
-    assert finished.status == "done", finished.error or jobs.job_log_path(settings, job.id).read_text()[-2000:]
+    assert finished.status == "done", finished.error or runner.job_log_path(settings, job.id).read_text()[-2000:]
 
     study = optuna.load_study(study_name=job.study_name, storage=pg_url)
     by_worker = finished_by(study)

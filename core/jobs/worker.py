@@ -21,6 +21,9 @@ from threadpoolctl import threadpool_limits
 from core.config import Settings
 from core.db.models import JOB_ACTIVE, Job
 from core.errors import StudyNotJoinable
+from core.jobs.queue import get_job
+from core.processes import worker_id
+from core.training.train import prepare_tuning
 from core.training.tuning import (
     WORKER,
     best_value,
@@ -29,7 +32,6 @@ from core.training.tuning import (
     study_done,
     study_storage,
     tune_xgboost,
-    worker_id,
 )
 
 WAIT_SECONDS = 1.0  # how often a worker looks for the study of a job that has not created it yet
@@ -55,10 +57,8 @@ class _JobEnded(Exception):
 
 
 def _owning_job(session: Session, study_name: str) -> Job | None:
-    from core import jobs
-
     job = session.scalar(select(Job).where(Job.study_name == study_name).order_by(Job.id.desc()).limit(1))
-    return None if job is None else jobs.get_job(session=session, job_id=job.id)  # dead workers read as interrupted
+    return None if job is None else get_job(session=session, job_id=job.id)  # dead workers read as interrupted
 
 
 def _job_status(sessions: sessionmaker[Session], study_name: str) -> tuple[int, str] | None:
@@ -100,8 +100,6 @@ def join_study(*, sessions: sessionmaker[Session], settings: Settings, dataset: 
     dataset, it is finished (target reached, time up, its job ended), it is a retrain's (tuned on
     the feedback of its moment, which a worker cannot rebuild), or the data has changed since.
     """
-    from core.training.train import prepare_tuning
-
     me = worker_id()
     with study_storage(settings) as storage:
         study = _wait_for_study(storage, sessions, dataset, study_name)

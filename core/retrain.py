@@ -1,5 +1,10 @@
 """Retraining: the champion's training data plus the labelled feedback, judged against the champion.
 
+A use case over feedback, training, the frozen holdout and promotion. Labels recorded through
+:func:`label_prediction`, :func:`label_predictions` or :func:`import_label_file` are followed by
+:func:`retrain_if_due`, which queues a retrain job when the dataset retrains automatically and its
+threshold is crossed (:mod:`core.feedback` holds the counters and the policy).
+
 A retrain trains exactly as :func:`core.training.train.train` does (same candidates, same
 tuning), on the rows of the champion's dataset version plus every labelled prediction of the
 dataset, except the most recent labels: those (``retrain_eval_fraction`` of them, at least
@@ -28,9 +33,10 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,16 +44,28 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import jobs, promotion, registry
+from core import promotion, registry
 from core.config import Settings
 from core.db.models import AliasEvent, Feedback, Job, Prediction
-from core.errors import InvalidLabel, ModelNotFound, NotEnoughFeedback
+from core.errors import InvalidLabel, ModelNotFound, NotEnoughFeedback, SiftError
 from core.features import coerce_inputs
-from core.feedback import labelled_rows
+from core.feedback import (
+    LabelImport,
+    RetrainTrigger,
+    feedback_counts,
+    import_labels,
+    labelled_rows,
+    record_auto_retrain,
+    record_label,
+    retrain_policy,
+    save_labels,
+)
+from core.jobs.queue import submit_training
 from core.labels import class_dtype, match_class, plain
 from core.model_card import load_holdout
 from core.promotion import JUDGED_METRICS, SLICES, Decision, promote, record_initial
 from core.scoring import load_version
+from core.training.budgets import Budget
 from core.training.evaluate import classification_metrics
 from core.training.progress import Progress
 from core.training.train import train
@@ -92,12 +110,9 @@ def submit_retrain(
     session: Session,
     settings: Settings,
     dataset: str,
-    trials: int | None = None,
-    timeout: float | None = None,
-    seed: int | None = None,
-    budget: str | None = None,
+    budget: Budget | None = None,
 ) -> Job:
-    """Queue a retrain job of the dataset's champion (start it with :func:`core.jobs.start_job`).
+    """Queue a retrain job of the dataset's champion (start it with :func:`core.jobs.runner.start_job`).
 
     Refused when the dataset has no champion, too few labelled predictions, or another job.
     """
@@ -113,16 +128,78 @@ def submit_retrain(
             f"Retraining {dataset} needs at least {needed} labelled predictions, half to learn from and half to judge "
             f"the result with; it has {labelled or 0}. Label more on the Feedback page."
         )
-    return jobs.submit_training(
-        session=session,
-        dataset=dataset,
-        dataset_version=_dataset_version_number(info),
-        trials=trials,
-        timeout=timeout,
-        seed=seed,
-        budget=budget,
-        kind=RETRAIN,
+    return submit_training(
+        session=session, dataset=dataset, dataset_version=_dataset_version_number(info), budget=budget, kind=RETRAIN
     )
+
+
+# --- labels recorded: a retrain due, queued in automatic mode ---------------------------------------
+
+
+def retrain_if_due(*, session: Session, settings: Settings, dataset: str) -> RetrainTrigger:
+    """Whether a retrain is due; in automatic mode, queue one retrain job per crossing of the threshold.
+
+    A crossing is recorded on the policy (the labels since the champion, and that champion),
+    so later labels start nothing until ``threshold`` more have gathered, or a new champion
+    starts the count again. The one-job-per-dataset rule of :mod:`core.jobs.queue` holds: while a
+    job runs, nothing is queued and the crossing is not recorded (the next label tries again).
+    The caller owns the transaction and starts ``job_id`` after committing.
+    """
+    counts = feedback_counts(session=session, settings=settings, dataset=dataset)
+    trigger = RetrainTrigger(dataset=dataset, due=counts.due, auto=counts.auto)
+    if not counts.due:
+        return trigger
+    gathered = counts.gathered_text
+    if not counts.auto:
+        trigger.message = (
+            f"{gathered}: a retrain is due. Start it on the Train page or with "
+            f"`python -m core retrain --dataset {dataset}`."
+        )
+        return trigger
+    if counts.next_auto_at is not None and counts.since_champion < counts.next_auto_at:
+        policy = retrain_policy(session=session, settings=settings, dataset=dataset)
+        trigger.message = (
+            f"{gathered}: a retrain was started automatically at {policy.last_auto_labels} labels "
+            f"(job {policy.last_auto_job}); the next one starts at {counts.next_auto_at}."
+        )
+        return trigger
+    try:
+        with session.begin_nested():
+            job = submit_retrain(session=session, settings=settings, dataset=dataset)
+    except SiftError as exc:  # another job runs, too few usable labels: say so, try again next time
+        trigger.message = f"{gathered}: a retrain is due but was not started: {exc}"
+        return trigger
+    record_auto_retrain(session=session, counts=counts, job_id=job.id)
+    trigger.job_id = job.id
+    trigger.message = f"{gathered}: retrain job {job.id} was started automatically."
+    return trigger
+
+
+def label_prediction(
+    *, session: Session, settings: Settings, prediction_id: int, label: object, who: str = "app"
+) -> tuple[Feedback, RetrainTrigger]:
+    """:func:`core.feedback.record_label`, then :func:`retrain_if_due` for the prediction's dataset (for pages)."""
+    feedback = record_label(session=session, prediction_id=prediction_id, label=label, who=who)
+    dataset = session.scalar(select(Prediction.dataset).where(Prediction.id == feedback.prediction_id))
+    return feedback, retrain_if_due(session=session, settings=settings, dataset=dataset)
+
+
+def label_predictions(
+    *, session: Session, settings: Settings, dataset: str, labels: Mapping[int, object], who: str = "app"
+) -> LabelImport:
+    """:func:`core.feedback.save_labels` (the table's edits), then :func:`retrain_if_due` (``retrain``)."""
+    outcome = save_labels(session=session, dataset=dataset, labels=labels, who=who)
+    outcome.retrain = retrain_if_due(session=session, settings=settings, dataset=dataset)
+    return outcome
+
+
+def import_label_file(
+    *, session: Session, settings: Settings, dataset: str, source: str | Path | pd.DataFrame, who: str = "app"
+) -> LabelImport:
+    """:func:`core.feedback.import_labels` (a CSV file or frame), then :func:`retrain_if_due` (``retrain``)."""
+    outcome = import_labels(session=session, dataset=dataset, source=source, who=who)
+    outcome.retrain = retrain_if_due(session=session, settings=settings, dataset=dataset)
+    return outcome
 
 
 # --- the feedback rows ----------------------------------------------------------------------------
@@ -311,17 +388,14 @@ def retrain(
     session: Session,
     settings: Settings,
     dataset: str,
-    trials: int | None = None,
-    timeout: float | None = None,
-    seed: int | None = None,
-    budget: str | None = None,
+    budget: Budget | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     study_name: str | None = None,
 ) -> RetrainResult:
     """Retrain the dataset's champion with its labelled feedback, judge the result, then register and decide.
 
-    The budget arguments, ``progress``, ``should_stop`` and ``study_name`` are those of
+    ``budget``, ``progress``, ``should_stop`` and ``study_name`` are those of
     :func:`core.training.train.train`. The challenger is judged on the fitted pipeline, before
     training registers it: a failure anywhere up to the decision registers nothing. The caller
     owns the transaction, which holds the decision's entry in the alias history.
@@ -370,9 +444,6 @@ def retrain(
         settings=settings,
         dataset=dataset,
         dataset_version=holdout.dataset.version,
-        trials=trials,
-        timeout=timeout,
-        seed=seed,
         budget=budget,
         progress=progress,
         should_stop=should_stop,
