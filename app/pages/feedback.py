@@ -16,16 +16,14 @@ from core import jobs
 from core.errors import SiftError
 from core.feedback import (
     LabelImport,
-    PredictionFilter,
     dataset_classes,
     feedback_counts,
     import_labels,
     label_history,
-    prediction_span,
-    prediction_table,
     save_labels,
 )
-from core.scoring import list_batches
+from core.scoring.batch import list_batches
+from core.scoring.ledger import PredictionFilter, prediction_span, prediction_table
 
 WHO = "app"
 # every key of the page lives in its dataset's scope (app/ui/state.py): another dataset starts afresh.

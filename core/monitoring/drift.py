@@ -63,10 +63,15 @@ from scipy.stats import wasserstein_distance
 from sklearn.exceptions import ConvergenceWarning
 from sqlalchemy.orm import Session
 
+from core.champion import champion_version
 from core.config import Settings
+from core.contract import check_inputs
+from core.datasets.reading import read_csv
 from core.db.models import DriftOptions, utcnow
 from core.errors import ColumnError, DriftOptionError, InputContractError, WindowTooSmall
 from core.features import coerce_inputs
+from core.monitoring.ledger import selection_inputs
+from core.monitoring.reference import training_data
 
 NUM, CAT, TEXT = "num", "cat", "text"
 KIND_OF_ROLE = {"numeric": NUM, "datetime": NUM, "categorical": CAT, "boolean": CAT, "text": TEXT}
@@ -662,10 +667,6 @@ def measure_selection(
 ) -> DriftResult:
     """Drift of a chosen window of the ledger (:class:`~core.monitoring.ledger.Selection`) against
     the champion's training data. ``options`` override the dataset's stored choices per column."""
-    from core.monitoring.ledger import selection_inputs
-    from core.monitoring.reference import training_data
-    from core.scoring import champion_version
-
     version = champion_version(settings, dataset, session=session)
     data = training_data(session=session, settings=settings, dataset=dataset, version=version)
     current, _ = selection_inputs(session, dataset, selection, data.features)
@@ -691,10 +692,6 @@ def measure_file(
     options: dict[str, dict[str, Any]] | None = None,
 ) -> DriftResult:
     """Drift of a CSV file's rows (those the champion's input contract accepts) against its training data."""
-    from core.datasets.reading import read_csv
-    from core.monitoring.reference import training_data
-    from core.scoring import champion_version, check_inputs
-
     version = champion_version(settings, dataset, session=session)
     data = training_data(session=session, settings=settings, dataset=dataset, version=version)
     frame = read_csv(path).frame

@@ -14,7 +14,7 @@ from core.db.models import Job
 from core.feedback import feedback_counts, record_label, set_retrain_policy
 from core.processes import HOST, process_alive
 from core.promotion import promote
-from core.scoring import score_row
+from core.scoring.single import score_row
 from core.training.budgets import BUDGETS
 from tests.conftest import RICE
 

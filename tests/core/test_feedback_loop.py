@@ -14,19 +14,18 @@ from core import jobs
 from core.db.models import Feedback, FeedbackHistory, Job, Prediction
 from core.errors import ColumnError, InputFileError, InvalidSetting
 from core.feedback import (
-    PredictionFilter,
     check_retrain,
     dataset_classes,
     feedback_counts,
     import_labels,
     label_history,
     label_prediction,
-    prediction_table,
     record_label,
     save_labels,
     set_retrain_policy,
 )
-from core.scoring import score_file
+from core.scoring.batch import score_file
+from core.scoring.ledger import PredictionFilter, prediction_table
 from tests.conftest import RICE
 
 

@@ -22,7 +22,8 @@ from sqlalchemy import func, select, text
 from core import jobs, registry
 from core.config import REPO_ROOT
 from core.db.models import Batch, BatchChunk, Prediction
-from core.scoring import CHUNK_ROWS, rejected_path, score_file
+from core.scoring.batch import CHUNK_ROWS, score_file
+from core.scoring.files import rejected_path
 from tests.conftest import RICE
 from tests.test_cli import ok
 
