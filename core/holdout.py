@@ -1,8 +1,8 @@
 """A version's frozen holdout: the rows it was evaluated on, their prediction, and a slice's metrics.
 
 Training keeps the holdout's row ids in the run's :data:`SPLIT_FILE`; :func:`load_holdout` reads
-them back from the version's dataset version. Used by promotion, the model card, retraining and
-export.
+them back from the version's dataset version. Used by promotion, the model card, retraining,
+export and monitoring.
 """
 
 from __future__ import annotations
