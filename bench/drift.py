@@ -57,7 +57,7 @@ def ledger_path(rows: int) -> tuple[float, int]:
     from core.datasets.versions import ingest
     from core.db import open_database
     from core.monitoring import windows
-    from core.scoring import score_file
+    from core.scoring.batch import score_file
     from core.training.train import train
 
     with temporary_home() as (home, settings):

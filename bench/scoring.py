@@ -9,7 +9,7 @@ WAL mode with ``synchronous=NORMAL`` like Sift's own database. Each run is its o
 the child's ``ru_maxrss``); the two alternate and the best of the repeats is kept. Each run
 writes into a fresh database.
 
-Single row: ``core.scoring.score_row`` (input check, prediction, reasons, ledger write and
+Single row: ``core.scoring.single.score_row`` (input check, prediction, reasons, ledger write and
 commit) over many calls with a warm model, beside the raw ``Pipeline.predict_proba`` of a
 one-row DataFrame.
 
@@ -123,8 +123,8 @@ def _fresh(*paths: Path) -> None:
 def _register(settings, frame: pd.DataFrame, features, target: str, dataset_version: int, pipeline, name: str) -> int:
     """Fit ``pipeline`` on the whole rice data and register it as a version of the rice model."""
     from core import registry
+    from core.contract import CONTRACT_FILE, build_contract
     from core.features import coerce_inputs
-    from core.scoring import CONTRACT_FILE, build_contract
 
     names = [f["name"] for f in features]
     X = coerce_inputs(frame[names], features)  # noqa: N806
@@ -178,8 +178,9 @@ def _percentiles(seconds: list[float]) -> str:
 
 
 def single_rows(settings, versions: dict[str, int], calls: int) -> list[tuple[str, str]]:
+    from core.champion import load_version
     from core.db import open_database
-    from core.scoring import load_version, score_row, score_values
+    from core.scoring.single import score_row, score_values
 
     sessions = open_database(settings)
     rows = pd.read_csv(RICE).drop(columns="Class").sample(calls, replace=True, random_state=1)

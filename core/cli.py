@@ -216,7 +216,7 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
     import time
 
     from core.db import open_database
-    from core.scoring import score_file
+    from core.scoring.batch import score_file
 
     shown = [0.0]
 
@@ -239,7 +239,7 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_batches(args: argparse.Namespace) -> dict[str, Any]:
     from core.db import open_database
-    from core.scoring import batch_as_dict, list_batches
+    from core.scoring.batch import batch_as_dict, list_batches
 
     with open_database(_settings())() as session:
         return {

@@ -23,11 +23,11 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from core import registry
+from core.champion import LoadedModel, load_version
 from core.config import Settings
 from core.errors import ExportError, SiftError
 from core.features import coerce_inputs
-from core.model_card import load_holdout
-from core.scoring import LoadedModel, load_version
+from core.holdout import load_holdout
 
 FORMATS = ("mlflow", "onnx")
 ONNX_FILE = "model.onnx"

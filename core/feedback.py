@@ -32,6 +32,7 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core import registry
+from core.champion import champion_version
 from core.config import Settings
 from core.datasets.reading import sniff
 from core.datasets.versions import get_version
@@ -42,10 +43,9 @@ from core.errors import (
     InvalidLabel,
     InvalidSetting,
     ModelNotFound,
-    PredictionNotFound,
 )
 from core.labels import class_text, match_class
-from core.scoring import champion_version
+from core.scoring.ledger import get_prediction
 
 MAX_WHO = 128
 
@@ -62,20 +62,6 @@ def normalise_label(label: object, classes: list[str], *, where: str = "the mode
     equals: ``1``, ``"1"`` and ``1.0`` all name class ``1``.
     """
     return class_text(match_class(label, classes, where=where))
-
-
-def get_prediction(session: Session, prediction_id: object) -> Prediction:
-    try:
-        number = int(str(prediction_id).strip())
-    except ValueError:
-        number = None
-    found = session.get(Prediction, number) if number is not None else None
-    if found is None:
-        raise PredictionNotFound(
-            f"No prediction {prediction_id!r} in the ledger. Use the prediction_id of a scored row "
-            "(the Predict page shows it, scored files have it in a column)."
-        )
-    return found
 
 
 def label_of(*, session: Session, prediction_id: int) -> Feedback | None:
@@ -367,84 +353,7 @@ def save_labels(
     return _apply_labels(session, dataset=dataset, entries=entries, who=who)
 
 
-# --- the table of recent predictions ----------------------------------------------------------------
-
-
-@dataclass
-class PredictionFilter:
-    """Which predictions the feedback table shows (None: no condition)."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    batch_id: str | None = None  # "" for single predictions only
-    predicted: list[str] | None = None
-    min_confidence: float | None = None
-    max_confidence: float | None = None
-    flagged: bool | None = None
-    labelled: bool | None = None
-    limit: int = 500
-
-
-def prediction_table(*, session: Session, dataset: str, where: PredictionFilter | None = None) -> pd.DataFrame:
-    """The dataset's predictions matching ``where``, newest first, with their label if any.
-
-    Columns: ``prediction_id``, ``created_at``, ``source``, ``batch_id``, ``model_version``,
-    ``predicted``, ``confidence``, ``flags``, ``label``, ``labelled_by``, ``labelled_at`` and
-    ``inputs``: the values the prediction was made from, one dict per row, so a labeller can judge it.
-    """
-    where = where or PredictionFilter()
-    stmt = (
-        select(
-            Prediction.id.label("prediction_id"),
-            Prediction.created_at,
-            Prediction.source,
-            Prediction.batch_id,
-            Prediction.model_version,
-            Prediction.predicted_class.label("predicted"),
-            Prediction.confidence,
-            Prediction.flags,
-            Feedback.label,
-            Feedback.who.label("labelled_by"),
-            Feedback.updated_at.label("labelled_at"),
-            Prediction.inputs,
-        )
-        .outerjoin(Feedback, Feedback.prediction_id == Prediction.id)
-        .where(Prediction.dataset == dataset)
-    )
-    if where.since is not None:
-        stmt = stmt.where(Prediction.created_at >= where.since)
-    if where.until is not None:
-        stmt = stmt.where(Prediction.created_at < where.until)
-    if where.batch_id == "":
-        stmt = stmt.where(Prediction.batch_id.is_(None))
-    elif where.batch_id is not None:
-        stmt = stmt.where(Prediction.batch_id == where.batch_id)
-    if where.predicted:
-        stmt = stmt.where(Prediction.predicted_class.in_(where.predicted))
-    if where.min_confidence is not None:
-        stmt = stmt.where(Prediction.confidence >= where.min_confidence)
-    if where.max_confidence is not None:
-        stmt = stmt.where(Prediction.confidence <= where.max_confidence)
-    if where.flagged is not None:
-        stmt = stmt.where(Prediction.flags != "" if where.flagged else Prediction.flags == "")
-    if where.labelled is not None:
-        stmt = stmt.where(Feedback.id.is_not(None) if where.labelled else Feedback.id.is_(None))
-    stmt = stmt.order_by(Prediction.id.desc()).limit(max(1, int(where.limit)))
-    rows = session.execute(stmt).all()
-    columns = list(stmt.selected_columns.keys())
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
-    for moment in ("created_at", "labelled_at"):
-        frame[moment] = pd.to_datetime(frame[moment], utc=True)
-    frame["inputs"] = [json.loads(text) for text in frame["inputs"]]
-    return frame
-
-
-def prediction_span(*, session: Session, dataset: str) -> tuple[datetime | None, datetime | None]:
-    """When the dataset's first and latest predictions were made (None, None without any)."""
-    first, last = session.execute(
-        select(func.min(Prediction.created_at), func.max(Prediction.created_at)).where(Prediction.dataset == dataset)
-    ).one()
-    return first, last
+# --- the classes to label with ------------------------------------------------------------------------
 
 
 def dataset_classes(*, session: Session, dataset: str) -> list[str]:

@@ -5,8 +5,6 @@ A card gathers the dataset version (from Sift's database, matched through the ru
 (recomputed by scoring the frozen holdout, whose row ids the run keeps in ``split.json``), the
 top features and tuning history from the training report when there is one, and the training
 budget, code version and creation time. It renders as Markdown and as a standalone HTML page.
-
-The holdout helpers here are also used to compare versions and to check exports.
 """
 
 from __future__ import annotations
@@ -25,16 +23,14 @@ from sklearn.metrics import roc_auc_score
 from sqlalchemy.orm import Session
 
 from core import promotion, registry
+from core.champion import dataset_version_of, load_version
 from core.config import Settings
-from core.datasets.versions import get_version, load_frame, unlabelled_rows
-from core.db.models import DatasetVersion
+from core.datasets.versions import unlabelled_rows
 from core.errors import DatasetNotFound, SiftError
-from core.features import coerce_inputs
-from core.scoring import LoadedModel, load_version
+from core.holdout import load_holdout, predict_holdout
 from core.training.evaluate import chance_summary, chance_warning
 from core.training.factories import LABELS as ESTIMATOR_LABELS
 
-SPLIT_FILE = "split.json"
 CONFUSION_FILE = "confusion_matrix.json"
 RESAMPLES = 200
 Z_95 = 1.959963984540054
@@ -71,64 +67,6 @@ HIDDEN_PARAMS = frozenset(
 )
 PLACEHOLDERS = frozenset({"deprecated", "warn", "nan", "None"})  # values that mean "not set"
 OBJECTIVE = "objective"
-
-
-# --- the holdout ----------------------------------------------------------------------------
-
-
-@dataclass
-class Holdout:
-    """The frozen holdout of one run: raw rows of its dataset version and their true labels."""
-
-    dataset: DatasetVersion
-    row_ids: list[int]
-    frame: pd.DataFrame
-    y: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.row_ids)
-
-
-def dataset_version_of(*, session: Session, info: registry.ModelVersionInfo) -> DatasetVersion:
-    """The dataset version a model version was trained on (its run's tags)."""
-    name = info.tags.get("sift.dataset", info.name)
-    number = info.tags.get("sift.dataset_version")
-    if not number:
-        raise DatasetNotFound(f"Model {info.name!r} version {info.version} does not record its dataset version.")
-    return get_version(session=session, name=name, version=int(number))
-
-
-def load_holdout(*, session: Session, settings: Settings, info: registry.ModelVersionInfo) -> Holdout:
-    """The rows the version was evaluated on, from its ``split.json`` and its dataset version."""
-    version = dataset_version_of(session=session, info=info)
-    try:
-        split = registry.load_document(settings, info.run_id, SPLIT_FILE)
-    except Exception as exc:  # an older run without the artifact: MLflow raises its own types
-        raise DatasetNotFound(
-            f"Model {info.name!r} version {info.version} does not record its holdout rows ({SPLIT_FILE})."
-        ) from exc
-    ids = [int(i) for i in split.get("holdout_row_ids", [])]
-    frame = load_frame(session=session, version=version)
-    known = frame.index.intersection(ids)
-    if len(known) != len(ids) or not ids:
-        raise DatasetNotFound(
-            f"The holdout of model {info.name!r} version {info.version} is not in {version.label} any more."
-        )
-    rows = frame.loc[ids]
-    return Holdout(dataset=version, row_ids=ids, frame=rows, y=rows[version.target].to_numpy())
-
-
-def predict_holdout(model: LoadedModel, holdout: Holdout) -> np.ndarray:
-    """Class probabilities of ``model`` on the holdout rows, columns in ``model.pipeline.classes_`` order."""
-    features = model.contract["features"]
-    missing = [f["name"] for f in features if f["name"] not in holdout.frame.columns]
-    if missing:
-        raise DatasetNotFound(
-            f"Version {model.version} needs columns that {holdout.dataset.label} does not have: "
-            f"{', '.join(map(repr, missing))}."
-        )
-    typed = coerce_inputs(holdout.frame[[f["name"] for f in features]], features)
-    return model.pipeline.predict_proba(typed)
 
 
 # --- metrics with intervals -----------------------------------------------------------------

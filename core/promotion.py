@@ -23,9 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import registry
+from core.champion import load_version, trained_on
 from core.config import Settings
 from core.db.models import AliasEvent, utcnow
 from core.errors import ModelNotFound, PromotionRefused, SiftError
+from core.holdout import SPLIT_FILE, load_holdout, score_holdout
 
 CHAMPION = registry.CHAMPION
 METRICS = {
@@ -337,7 +339,7 @@ class Comparison:
 
 def _split(settings: Settings, info: registry.ModelVersionInfo) -> list[int] | None:
     try:
-        return registry.load_document(settings, info.run_id, "split.json").get("holdout_row_ids")
+        return registry.load_document(settings, info.run_id, SPLIT_FILE).get("holdout_row_ids")
     except Exception:  # no split recorded; MLflow raises its own types
         return None
 
@@ -358,17 +360,13 @@ def compare(
     When both runs recorded the same holdout rows of the same dataset version, their logged
     metrics are compared as they are. Otherwise both models score ``version``'s holdout.
     """
-    from core.model_card import load_holdout, predict_holdout
-    from core.scoring import load_version
-    from core.training.evaluate import classification_metrics
-
     info = _require_version(settings, dataset, int(version))
     if against is None:
         against = _current_champion(settings, dataset)
         if against is None:
             raise ModelNotFound(f"Model {dataset!r} has no champion to compare with. Promote a version first.")
     base = _require_version(settings, dataset, int(against))
-    same_data = all(info.tags.get(t) == base.tags.get(t) for t in ("sift.dataset", "sift.dataset_version"))
+    same_data = trained_on(info) == trained_on(base)
     split_a, split_b = _split(settings, base), _split(settings, info)
     if same_data and split_a is not None and split_a == split_b:
         return Comparison(
@@ -382,9 +380,7 @@ def compare(
         holdout = load_holdout(session=session, settings=settings, info=info)
         scores = []
         for number in (base.version, info.version):
-            model = load_version(settings, dataset, number)
-            proba = predict_holdout(model, holdout)
-            scores.append(classification_metrics(holdout.y, proba, model.pipeline.classes_))
+            scores.append(score_holdout(load_version(settings, dataset, number), holdout))
     except SiftError as exc:
         return Comparison(
             model=dataset,

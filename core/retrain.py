@@ -45,6 +45,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import promotion, registry
+from core.champion import load_version, trained_on
 from core.config import Settings
 from core.db.models import AliasEvent, Feedback, Job, Prediction
 from core.errors import InvalidLabel, ModelNotFound, NotEnoughFeedback, SiftError
@@ -60,13 +61,12 @@ from core.feedback import (
     retrain_policy,
     save_labels,
 )
+from core.holdout import load_holdout
+from core.holdout import score_slice as slice_metrics
 from core.jobs.queue import submit_training
 from core.labels import class_dtype, match_class, plain
-from core.model_card import load_holdout
 from core.promotion import JUDGED_METRICS, SLICES, Decision, promote, record_initial
-from core.scoring import load_version
 from core.training.budgets import Budget
-from core.training.evaluate import classification_metrics
 from core.training.progress import Progress
 from core.training.train import train
 
@@ -96,8 +96,8 @@ def _champion(settings: Settings, dataset: str) -> registry.ModelVersionInfo:
 
 
 def _dataset_version_number(info: registry.ModelVersionInfo) -> int:
-    number = info.tags.get("sift.dataset_version")
-    if not number:
+    number = trained_on(info)[1]
+    if number is None:
         raise ModelNotFound(
             f"Champion v{info.version} of {info.name!r} does not record the dataset version it was trained on, so it "
             "cannot be retrained. Train a new model on the Train page."
@@ -316,11 +316,9 @@ def score_slice(
     pipeline: Any, features: list[dict[str, Any]], frame: pd.DataFrame, truth: Any
 ) -> dict[str, float | None]:
     """Holdout-style metrics of a fitted pipeline on rows of its input columns and their true classes."""
-    typed = coerce_inputs(frame[[f["name"] for f in features]], features)
-    proba = pipeline.predict_proba(typed)
     with warnings.catch_warnings():  # a few recent labels may all be of one class: ROC AUC is then undefined
         warnings.simplefilter("ignore", UserWarning)
-        metrics = classification_metrics(truth, proba, pipeline.classes_)
+        metrics = slice_metrics(pipeline, features, frame, truth)
     return {key: _clean(metrics[key]) for key in METRICS}
 
 

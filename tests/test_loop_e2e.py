@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core import registry
 from core.db.models import AliasEvent, Prediction
 from core.feedback import feedback_counts
-from core.scoring import score_file
+from core.scoring.batch import score_file
 from tests.conftest import RICE
 from tests.test_cli import ok
 

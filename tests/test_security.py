@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.champion import load_version
 from core.config import REPO_ROOT
 from core.errors import ModelNotFound
 
@@ -109,8 +110,6 @@ def test_only_the_registry_deserialises_models() -> None:
 
 
 def test_scoring_loads_only_registered_versions(trained_settings) -> None:
-    from core.scoring import load_version
-
     for name in ("runs:/0123456789abcdef/model", "file:///etc/passwd", "models:/rice@champion", "../rice", "rice/1"):
         with pytest.raises(ModelNotFound):
             load_version(trained_settings, name, 1)  # a URI or path in place of a name reaches no file

@@ -19,18 +19,12 @@ from app import resources
 from app.ui import state
 from app.ui.charts import class_mix_bar, confidence_histogram
 from app.ui.format import plain_integer_columns
+from core.champion import load_champion
+from core.contract import MOSTLY_MISSING, check_file
 from core.errors import SiftError
-from core.scoring import (
-    MOSTLY_MISSING,
-    batch_as_dict,
-    batch_csv,
-    check_file,
-    file_fingerprint,
-    find_unfinished,
-    list_batches,
-    load_champion,
-    score_file,
-)
+from core.scoring.batch import batch_as_dict, find_unfinished, list_batches, score_file
+from core.scoring.files import file_fingerprint
+from core.scoring.ledger import batch_csv
 
 UPLOADS = Path(tempfile.gettempdir()) / "sift-batches"
 FOLDER_KEY = "batch_upload_folder"  # this session's latest upload folder, removed when the next file comes

@@ -15,16 +15,14 @@ from app.ui.uploads import forget_upload, keep_upload
 from core.errors import SiftError
 from core.feedback import (
     LabelImport,
-    PredictionFilter,
     dataset_classes,
     feedback_counts,
     label_history,
-    prediction_span,
-    prediction_table,
 )
 from core.jobs import runner
 from core.retrain import import_label_file, label_predictions
-from core.scoring import list_batches
+from core.scoring.batch import list_batches
+from core.scoring.ledger import PredictionFilter, prediction_span, prediction_table
 
 WHO = "app"
 # every key of the page lives in its dataset's scope (app/ui/state.py): another dataset starts afresh.

@@ -8,11 +8,11 @@ import streamlit as st
 from app import resources
 from app.ui import access
 from app.ui import monitor as ui
+from core.champion import champion_version
 from core.errors import SiftError
 from core.monitoring import alerts, drift, estimate, options, quality, windows
 from core.monitoring.ledger import KIND_LABELS, Selection
 from core.monitoring.reference import model_features
-from core.scoring import champion_version
 
 st.title("Monitor")
 dataset = resources.require_dataset()

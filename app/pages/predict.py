@@ -14,11 +14,13 @@ import streamlit as st
 from app import resources
 from app.ui import state
 from app.ui.charts import contribution_bar, probability_bar, reason_sentence, unit_meaning, unit_words
+from core.champion import load_champion
 from core.errors import SiftError
 from core.feedback import label_of
 from core.jobs import runner
 from core.retrain import label_prediction
-from core.scoring import load_champion, recent_predictions, score_row, training_row, typed_values
+from core.scoring.ledger import recent_predictions
+from core.scoring.single import score_row, training_row, typed_values
 
 TOP_REASONS = 6
 EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2100, 12, 31)  # dates outside training are allowed, and flagged

@@ -85,7 +85,7 @@ class Batch(Base):
     """One scored file: its size, outcome and the model version that scored it.
 
     ``status`` is what the worker last wrote: running | complete | incomplete. A running batch
-    whose process is gone is reported as incomplete by :mod:`core.scoring` when it is read.
+    whose process is gone is reported as incomplete by :mod:`core.scoring.batch` when it is read.
     Chunks are stored one transaction each (see :class:`BatchChunk`); scoring the same file
     (``input_hash``) again while its batch is incomplete resumes it under the same id.
     """

@@ -61,11 +61,16 @@ from scipy.stats import wasserstein_distance
 from sklearn.exceptions import ConvergenceWarning
 from sqlalchemy.orm import Session
 
+from core.champion import champion_version
 from core.config import Settings
+from core.contract import check_inputs
+from core.datasets.reading import read_csv
 from core.db.models import utcnow
 from core.errors import InputContractError, WindowTooSmall
 from core.features import coerce_inputs
+from core.monitoring.ledger import selection_inputs
 from core.monitoring.options import BY_LABEL, CAT, KIND_OF_ROLE, METHODS, NUM, TEXT, check_options, load_options
+from core.monitoring.reference import training_data
 
 KIND_LABELS = {NUM: "numeric", CAT: "categorical", TEXT: "text"}
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "ns")
@@ -534,10 +539,6 @@ def measure_selection(
 ) -> DriftResult:
     """Drift of a chosen window of the ledger (:class:`~core.monitoring.ledger.Selection`) against
     the champion's training data. ``options`` override the dataset's stored choices per column."""
-    from core.monitoring.ledger import selection_inputs
-    from core.monitoring.reference import training_data
-    from core.scoring import champion_version
-
     version = champion_version(settings, dataset, session=session)
     data = training_data(session=session, settings=settings, dataset=dataset, version=version)
     current, _ = selection_inputs(session, dataset, selection, data.features)
@@ -563,10 +564,6 @@ def measure_file(
     options: dict[str, dict[str, Any]] | None = None,
 ) -> DriftResult:
     """Drift of a CSV file's rows (those the champion's input contract accepts) against its training data."""
-    from core.datasets.reading import read_csv
-    from core.monitoring.reference import training_data
-    from core.scoring import champion_version, check_inputs
-
     version = champion_version(settings, dataset, session=session)
     data = training_data(session=session, settings=settings, dataset=dataset, version=version)
     frame = read_csv(path).frame

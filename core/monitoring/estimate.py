@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import registry
+from core.champion import load_version
 from core.config import Settings
 from core.db.models import ModelBaseline, utcnow
 from core.monitoring.reference import class_shares, training_data
@@ -99,8 +100,6 @@ def _key_features(settings: Settings, run_id: str, names: list[str]) -> list[str
 
 
 def _holdout_predictions(settings: Settings, dataset: str, version: int, data: Any) -> tuple[np.ndarray, np.ndarray]:
-    from core.scoring import load_version
-
     model = load_version(settings, dataset, version)
     if not len(data.holdout):
         return np.empty(0), np.empty(0)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from core.db.models import Batch, Prediction
 from core.errors import BatchNotFound, NoPredictions
 from core.features import coerce_inputs
+from core.scoring.batch import batch_status
 
 KINDS = ("day", "batch", "count")
 KIND_LABELS = {"day": "per day", "batch": "per batch", "count": "every N predictions"}
@@ -216,8 +217,6 @@ def day_spans(session: Session, dataset: str, *, now: datetime | None = None) ->
 
 def batch_spans(session: Session, dataset: str) -> list[Span]:
     """One window per scored batch; a batch still being scored stays open."""
-    from core.scoring import batch_status
-
     stmt = (
         select(
             Prediction.batch_id,

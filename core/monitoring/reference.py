@@ -21,12 +21,13 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from core import registry
+from core.champion import dataset_version_of
 from core.config import Settings
+from core.contract import CONTRACT_FILE
 from core.datasets.versions import load_frame
 from core.errors import DatasetNotFound
 from core.features import coerce_inputs
-from core.model_card import SPLIT_FILE, dataset_version_of
-from core.scoring import CONTRACT_FILE
+from core.holdout import SPLIT_FILE
 
 CACHED_VERSIONS = 4
 

@@ -25,12 +25,12 @@ from threadpoolctl import threadpool_limits
 
 from core import registry
 from core.config import Settings
+from core.contract import CONTRACT_FILE, build_contract
 from core.datasets.versions import get_version, load_frame
 from core.db.models import DatasetVersion
 from core.errors import ColumnError, TargetError, TrainingCancelled
 from core.features import coerce_inputs, feature_columns
 from core.labels import whole_classes
-from core.scoring import CONTRACT_FILE, build_contract
 from core.training import evaluate
 from core.training.budgets import Budget
 from core.training.factories import (

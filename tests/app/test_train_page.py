@@ -15,7 +15,7 @@ from core.feedback import feedback_counts, record_label, set_retrain_policy
 from core.jobs import queue, runner
 from core.processes import HOST, process_alive
 from core.promotion import promote
-from core.scoring import score_row
+from core.scoring.single import score_row
 from core.training.budgets import BUDGETS, Budget
 from core.workloads import WORKLOADS
 from tests.conftest import RICE

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import xgboost
 
+from core.champion import LoadedModel
+from core.contract import build_contract
 from core.explain import TYPICAL_SUBSTITUTION, XGBOOST_CONTRIBUTIONS, _owner, contributions, explain_row
 from core.features import coerce_inputs
-from core.scoring import LoadedModel, build_contract
 from core.training.factories import (
     make_hist_gradient_boosting,
     make_logistic_regression,

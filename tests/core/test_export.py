@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 
 from core import registry
+from core.champion import load_champion
 from core.config import REPO_ROOT
 from core.datasets.versions import ingest
 from core.errors import ExportError, ModelNotFound
 from core.export import export_archive, export_model, onnx_feeds
 from core.features import coerce_inputs
-from core.model_card import load_holdout
-from core.scoring import load_champion
+from core.holdout import load_holdout
 from core.training.budgets import Budget
 
 SENTENCES = REPO_ROOT / "data" / "demo" / "sentiment_sentences.csv"

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from core.db.models import Feedback, FeedbackHistory
 from core.errors import InvalidLabel, PredictionNotFound
 from core.feedback import label_history, label_of, normalise_label, record_label
-from core.scoring import score_row
+from core.scoring.single import score_row
 from tests.conftest import RICE
 
 

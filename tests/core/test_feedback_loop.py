@@ -13,19 +13,18 @@ from sqlalchemy import event, func, select, update
 from core.db.models import Feedback, FeedbackHistory, Job, Prediction
 from core.errors import ColumnError, InputFileError, InvalidSetting
 from core.feedback import (
-    PredictionFilter,
     dataset_classes,
     feedback_counts,
     import_labels,
     label_history,
-    prediction_table,
     record_label,
     save_labels,
     set_retrain_policy,
 )
 from core.jobs import queue
 from core.retrain import import_label_file, label_prediction, retrain_if_due
-from core.scoring import score_file
+from core.scoring.batch import score_file
+from core.scoring.ledger import PredictionFilter, prediction_table
 from core.training.budgets import Budget
 from tests.conftest import RICE
 

@@ -19,7 +19,7 @@ from core.config import REPO_ROOT, Settings, get_settings
 from core.db.models import AliasEvent, Prediction
 from core.errors import ModelNotFound, PromotionRefused
 from core.promotion import alias_history, compare, promote, record_initial, rollback, rollback_target
-from core.scoring import score_row
+from core.scoring.single import score_row
 from core.training.budgets import Budget
 from tests.conftest import RICE, _use_home
 from tests.homes import copy_home, home_settings

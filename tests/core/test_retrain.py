@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from core import registry
+from core.champion import load_champion
 from core.db.models import AliasEvent, Feedback, Prediction
 from core.errors import ModelNotFound, NotEnoughFeedback, TrainingCancelled
 from core.feedback import import_labels
 from core.jobs import runner
 from core.promotion import alias_history, history_rows, promote, rollback_target
 from core.retrain import decide, feedback_split, retrain, retrain_decisions, submit_retrain
-from core.scoring import load_champion, score_row
+from core.scoring.single import score_row
 from core.training.budgets import Budget
 from core.workloads import WORKLOADS
 from tests.conftest import RICE

@@ -20,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from sqlalchemy import select
 
 from core import registry
+from core.champion import load_champion
 from core.datasets.versions import ingest
 from core.db.models import AliasEvent, Feedback
 from core.feedback import import_labels, record_label, save_labels
@@ -31,7 +32,7 @@ from core.retrain import (
     retrain,
     retrain_decisions,
 )
-from core.scoring import load_champion, score_file
+from core.scoring.batch import score_file
 from core.training.budgets import Budget
 from core.training.evaluate import classification_metrics
 from core.training.progress import STAGE_EVALUATING, STAGE_REGISTERING

@@ -3,7 +3,7 @@
 ``python -m tests.faults.client HOME DATASET PREDICTIONS LABELS GO explain|plain`` imports Sift and
 loads the champion, says it is ready (the file ``GO.ready.PID``), waits for the file ``GO`` so that
 every process starts at the same moment, then makes the Predict page's calls:
-:func:`core.scoring.score_row` (with or without the explanation) for each prediction and
+:func:`core.scoring.single.score_row` (with or without the explanation) for each prediction and
 :func:`core.retrain.label_prediction` on every second one until ``LABELS`` are given. It prints one
 JSON object: its prediction ids, the labelled ids, and when it started and finished.
 
@@ -25,10 +25,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 def main(home: str, dataset: str, predictions: int, labels: int, go: str, explain: bool) -> dict:
     os.environ["SIFT_HOME"] = home
+    from core.champion import load_champion
     from core.config import get_settings
     from core.db import open_database
     from core.retrain import label_prediction
-    from core.scoring import load_champion, score_row
+    from core.scoring.single import score_row
 
     settings = get_settings()
     sessions = open_database(settings)

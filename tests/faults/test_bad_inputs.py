@@ -21,8 +21,8 @@ from app.ui.state import Scope
 from core import cli
 from core.config import REPO_ROOT
 from core.datasets.versions import get_version, list_versions
-from core.scoring import rejected_path
-from tests.core import test_scoring
+from core.scoring.files import rejected_path
+from tests.core.scoring import conftest as scoring_fixtures
 from tests.faults.bad_inputs import CASES, HOSTILE_NAMES, BadInput, wide_file
 from tests.faults.state import fingerprint
 from tests.test_cli import ok
@@ -30,9 +30,9 @@ from tests.test_cli import ok
 ENTRY = str(REPO_ROOT / "streamlit_app.py")
 # the scoring tests' home with a model on a number, a category and a date (built once per session)
 events_template, events_settings, events_sessions = (
-    test_scoring.events_template,
-    test_scoring.events_settings,
-    test_scoring.events_sessions,
+    scoring_fixtures.events_template,
+    scoring_fixtures.events_settings,
+    scoring_fixtures.events_sessions,
 )
 ACCEPTED = [c for c in CASES if c.refused is None]
 REFUSED = [c for c in CASES if c.refused is not None]

@@ -23,7 +23,8 @@ from core import registry
 from core.config import REPO_ROOT
 from core.db.models import Batch, BatchChunk, Prediction
 from core.jobs import queue
-from core.scoring import CHUNK_ROWS, rejected_path, score_file
+from core.scoring.batch import CHUNK_ROWS, score_file
+from core.scoring.files import rejected_path
 from tests.conftest import RICE
 from tests.test_cli import ok
 

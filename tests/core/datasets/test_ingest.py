@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from core.config import DEMO_DIR
+from core.contract import build_contract, check_inputs
 from core.datasets.reading import DEFAULT_MISSING_MARKERS
 from core.datasets.versions import get_version, ingest, list_versions, load_frame
 from core.db.models import DatasetVersion
@@ -365,7 +366,6 @@ def test_a_pandas_export_with_its_index_and_empty_last_rows(sessions, tmp_path: 
 
 def test_percentages_and_amounts_are_numbers_at_ingest_and_when_scoring(sessions, tmp_path: Path) -> None:
     from core.features.preprocess import feature_columns
-    from core.scoring import build_contract, check_inputs
 
     rng = np.random.default_rng(6)
     share = rng.integers(0, 100, 40)

@@ -10,7 +10,7 @@ import pytest
 from palmerpenguins import load_penguins
 
 from core.config import Settings, get_settings
-from core.scoring import score_file
+from core.scoring.batch import score_file
 from tests.conftest import RICE, _use_home, add_penguins
 from tests.homes import copy_home
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.champion import load_version
 from core.monitoring import estimate, windows
 from core.monitoring.reference import training_data
-from core.scoring import load_version
 from tests.core.monitoring.conftest import score_rows
 
 WITHIN = 0.03  # three points of accuracy

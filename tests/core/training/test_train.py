@@ -6,9 +6,10 @@ import pytest
 from sklearn.datasets import load_wine
 
 from core import registry
+from core.champion import load_champion
 from core.datasets.versions import ingest
 from core.errors import ModelNotFound
-from core.scoring import load_champion, score_row
+from core.scoring.single import score_row
 from core.training.budgets import Budget
 from core.training.progress import ProgressUpdate
 from core.training.report import load_report

@@ -1,238 +1,27 @@
-"""Scoring: the input contract, single rows, batch files and the prediction ledger (real homes, real models)."""
+"""Batch files: every row accounted for, cells as written, refusals before anything is stored, resume."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from core import registry, scoring
-from core.config import REPO_ROOT, Settings, get_settings
-from core.db.models import Batch, BatchChunk, Prediction
+from core.champion import load_champion
+from core.config import REPO_ROOT
+from core.contract import EMPTY_ROW, MOSTLY_MISSING
+from core.db.models import Batch, BatchChunk, Prediction, utcnow
 from core.errors import InputContractError, InputFileError
-from core.scoring import (
-    batch_csv,
-    batch_status,
-    build_contract,
-    check_inputs,
-    list_batches,
-    load_champion,
-    neutralise_formulas,
-    rejected_path,
-    score_file,
-    score_row,
-)
-from core.training.budgets import Budget
-from tests.conftest import RICE, _use_home
-from tests.homes import copy_home, home_settings
-
-FEATURES = ["Area", "Perimeter", "Major_Axis_Length", "Minor_Axis_Length", "Eccentricity", "Convex_Area", "Extent"]
-
-
-def _ledger_count(sessions, batch_id: str | None = None) -> int:
-    stmt = select(func.count()).select_from(Prediction)
-    if batch_id is not None:
-        stmt = stmt.where(Prediction.batch_id == batch_id)
-    with sessions() as session:
-        return session.scalar(stmt)
-
-
-def _score(settings, sessions, source: Path, output: Path, dataset: str = "rice", **kwargs) -> dict:
-    return score_file(
-        sessions=sessions, settings=settings, dataset=dataset, input_path=source, output_path=output, **kwargs
-    )
-
-
-def _rice(rows: int) -> pd.DataFrame:
-    return pd.read_csv(RICE, nrows=rows).drop(columns="Class")
-
-
-# --- a model trained on dates, categories and numbers (once per session) ----------------------
-
-
-def _events(rows: int = 240, seed: int = 3) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    size = rng.uniform(0, 100, rows).round(2)
-    when = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 365, rows), unit="D")
-    return pd.DataFrame(
-        {
-            "size": size,
-            "colour": rng.choice(["red", "green", "blue"], rows),
-            "when": when.strftime("%d/%m/%Y"),
-            "label": np.where(size > 50, "big", "small"),
-        }
-    )
-
-
-@pytest.fixture(scope="session")
-def events_template(tmp_path_factory: pytest.TempPathFactory, empty_template: Path) -> Path:
-    from core.datasets.versions import ingest
-    from core.db import open_database
-    from core.training.train import train
-
-    home = copy_home(empty_template, tmp_path_factory.mktemp("templates") / "events")
-    settings = home_settings(home)
-    source = home / "events.csv"
-    _events().to_csv(source, index=False)
-    with open_database(settings).begin() as session:
-        version, _ = ingest(session=session, path=source, name="events", target="label")
-        assert version.roles == {"size": "numeric", "colour": "categorical", "when": "datetime", "label": "target"}
-    with open_database(settings).begin() as session:
-        train(session=session, settings=settings, dataset="events", budget=Budget(trials=1))
-    return home
-
-
-@pytest.fixture
-def events_settings(tmp_path: Path, events_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    yield _use_home(monkeypatch, copy_home(events_template, tmp_path / "home"))
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def events_sessions(events_settings: Settings):
-    from core.db import open_database
-
-    return open_database(events_settings)
-
-
-# --- the contract -------------------------------------------------------------------------------
-
-
-def test_contract_has_ranges_typical_values_and_classes(trained_settings) -> None:
-    contract = load_champion(trained_settings, "rice").contract
-    assert [f["name"] for f in contract["features"]] == FEATURES
-    area = contract["features"][0]
-    assert area["integer"] and area["min"] < area["typical"] < area["max"]
-    assert sorted(contract["classes"]) == ["Cammeo", "Osmancik"]
-
-
-def test_contract_treats_dates_as_dates_with_their_format() -> None:
-    frame = pd.DataFrame(
-        {
-            "when": ["2024-01-05", "2024-03-01", "2024-02-10", None],
-            "colour": ["red", "red", "blue", "red"],
-            "size": [1.5, 2.0, 3.0, None],
-        }
-    )
-    features = [
-        {"name": "when", "role": "datetime", "format": "%d/%m/%Y"},
-        {"name": "colour", "role": "categorical"},
-        {"name": "size", "role": "numeric"},
-    ]
-    contract = build_contract(frame, features, ["a", "b"])
-    when, colour, size = contract["features"]
-    assert when == {
-        "name": "when",
-        "role": "datetime",
-        "format": "%d/%m/%Y",
-        "has_time": False,
-        "min": "2024-01-05",
-        "max": "2024-03-01",
-        "typical": "2024-02-10",
-    }
-    assert colour["categories"] == ["red", "blue"] and colour["typical"] == "red" and colour["complete"]
-    assert size["min"] == 1.5 and size["max"] == 3.0 and not size["integer"]
-
-
-def test_check_inputs_rejects_unreadable_values_and_flags_unseen_ones() -> None:
-    contract = {
-        "features": [
-            {"name": "n", "role": "numeric", "min": 0.0, "max": 10.0, "typical": 5.0, "format": "1.234.567,5"},
-            {"name": "c", "role": "categorical", "categories": ["x", "y"], "complete": True, "typical": "x"},
-            {"name": "d", "role": "datetime", "format": "%d/%m/%Y", "min": "2024-01-01", "max": "2024-12-31"},
-        ],
-        "classes": ["a", "b"],
-    }
-    frame = pd.DataFrame(
-        {
-            "n": ["1,5", "lots", "20", None, "inf", "3"],
-            "c": ["x", "z", "y", "x", "x", None],
-            "d": ["31/12/2024", "01/01/2024", "2024-06-01", "32/13/2024", "01/01/2030", None],
-        }
-    )
-    typed, reasons, flags = check_inputs(frame, contract)
-    assert reasons.tolist() == [
-        "",
-        "n: 'lots' is not a number",
-        "",
-        "d: '32/13/2024' is not a date",
-        "n: not a finite number",
-        "",
-    ]
-    assert flags.tolist() == [
-        "",
-        "c: unseen category",
-        "n: outside training range",
-        "",
-        "d: outside training dates",
-        "mostly missing: 2 of 3 inputs empty",  # scored on imputed values more than its own
-    ]
-    assert typed["n"].iloc[0] == 1.5  # the training file's number style
-    assert typed["d"].iloc[2] == pd.Timestamp("2024-06-01")  # ISO dates are read too
-    assert typed["n"].isna().iloc[3] and typed["c"].isna().iloc[5] and typed["d"].isna().iloc[5]  # missing: scored
-
-
-def test_a_missing_column_is_refused_naming_it() -> None:
-    contract = {"features": [{"name": "n", "role": "numeric"}, {"name": "m", "role": "numeric"}], "classes": [0, 1]}
-    with pytest.raises(InputContractError, match="Missing columns the model needs: 'n', 'm'"):
-        check_inputs(pd.DataFrame({"other": [1]}), contract)
-
-
-# --- one row ------------------------------------------------------------------------------------
-
-
-def test_score_row_goes_to_the_ledger_with_the_model_version(trained_settings, trained_sessions) -> None:
-    row = _rice(1).iloc[0].to_dict()
-    with trained_sessions.begin() as session:
-        scored = score_row(session=session, settings=trained_settings, dataset="rice", values=row)
-    assert scored.prediction in {"Cammeo", "Osmancik"}
-    assert scored.flags == []
-    assert sum(scored.probabilities.values()) == pytest.approx(1.0)
-    assert {r.column for r in scored.explanation.reasons} == set(FEATURES)
-    with trained_sessions() as session:
-        stored = session.get(Prediction, scored.prediction_id)
-    assert stored.model_version == 1 and stored.source == "form" and stored.batch_id is None
-    assert stored.predicted_class == scored.prediction
-    assert json.loads(stored.inputs)["Area"] == row["Area"]
-    assert set(json.loads(stored.probabilities)) == {"Cammeo", "Osmancik"}
-
-
-def test_out_of_range_values_are_scored_and_flagged(trained_settings, trained_sessions) -> None:
-    row = _rice(1).iloc[0].to_dict() | {"Area": 10**9}
-    with trained_sessions.begin() as session:
-        scored = score_row(session=session, settings=trained_settings, dataset="rice", values=row)
-    assert scored.flags == ["Area: outside training range"]
-
-
-def test_an_unreadable_value_is_refused_and_nothing_is_stored(trained_settings, trained_sessions) -> None:
-    row = _rice(1).iloc[0].to_dict() | {"Area": "lots"}
-    with pytest.raises(InputContractError, match="Area: 'lots' is not a number"), trained_sessions.begin() as session:
-        score_row(session=session, settings=trained_settings, dataset="rice", values=row)
-    assert _ledger_count(trained_sessions) == 0
-
-
-def test_a_form_row_with_a_date_object_and_a_new_category(events_settings, events_sessions) -> None:
-    from datetime import date
-
-    row = {"size": 80.0, "colour": "purple", "when": date(2023, 6, 1)}
-    with events_sessions.begin() as session:
-        scored = score_row(session=session, settings=events_settings, dataset="events", values=row)
-    assert scored.prediction == "big"
-    assert scored.flags == ["colour: unseen category"]
-    with events_sessions() as session:
-        assert json.loads(session.get(Prediction, scored.prediction_id).inputs)["when"].startswith("2023-06-01")
-
-
-# --- batches ------------------------------------------------------------------------------------
+from core.processes import HOST
+from core.scoring.batch import batch_status, list_batches
+from core.scoring.files import rejected_path
+from core.scoring.single import score_row, score_values
+from tests.core.scoring.conftest import FEATURES, _ledger_count, _rice, _score
 
 
 def test_score_file_accounts_for_every_row(trained_settings, trained_sessions, tmp_path: Path) -> None:
@@ -285,11 +74,11 @@ def test_empty_lines_of_a_spreadsheet_export_are_rejected_not_scored(
     result = _score(trained_settings, trained_sessions, source, output)
     assert (result["rows"], result["scored"], result["rejected"]) == (7, 5, 2)
     rejected = pd.read_csv(rejected_path(output))
-    assert rejected[["row", "reason"]].values.tolist() == [[6, scoring.EMPTY_ROW], [7, scoring.EMPTY_ROW]]
+    assert rejected[["row", "reason"]].values.tolist() == [[6, EMPTY_ROW], [7, EMPTY_ROW]]
     assert _ledger_count(trained_sessions) == 5
-    model = scoring.load_champion(trained_settings, "rice")
+    model = load_champion(trained_settings, "rice")
     with trained_sessions() as session, pytest.raises(InputContractError, match="every input is empty"):
-        scoring.score_values(session=session, model=model, values=dict.fromkeys(FEATURES), source="api")
+        score_values(session=session, model=model, values=dict.fromkeys(FEATURES), source="api")
 
 
 def test_blank_lines_are_counted_so_every_line_of_the_file_is_accounted_for(
@@ -365,7 +154,7 @@ def test_a_row_with_most_inputs_empty_is_scored_and_flagged(trained_settings, tr
     result = _score(trained_settings, trained_sessions, source, output)
     assert (result["scored"], result["rejected"]) == (3, 0)
     flags = pd.read_csv(output, keep_default_na=False)["flags"].tolist()
-    assert flags == [f"{scoring.MOSTLY_MISSING}: 4 of 7 inputs empty", "", ""]
+    assert flags == [f"{MOSTLY_MISSING}: 4 of 7 inputs empty", "", ""]
     values = dict.fromkeys(FEATURES) | {"Area": 15231, "Extent": 0.57}
     with trained_sessions.begin() as session:
         row = score_row(session=session, settings=trained_settings, dataset="rice", values=values)
@@ -424,51 +213,6 @@ def test_an_output_that_cannot_be_written_is_refused_first(trained_settings, tra
     assert _ledger_count(trained_sessions) == 0 and source.read_text().startswith("Area,")
 
 
-def test_neutralise_formulas_keeps_negative_numbers() -> None:
-    frame = pd.DataFrame(
-        {"text": ["=1+2", "+cmd", "-2.5", "@SUM", "\tx", "\rx", "plain", None, "-"], "n": range(-4, 5)}
-    )
-    out = neutralise_formulas(frame)
-    assert out["text"].tolist()[:7] == ["'=1+2", "'+cmd", "-2.5", "'@SUM", "'\tx", "'\rx", "plain"]
-    assert out["text"].iloc[7] is None and out["text"].iloc[8] == "'-"
-    assert out["n"].tolist() == list(range(-4, 5))
-    assert frame["text"].iloc[0] == "=1+2"  # the input is left as it was
-
-
-def test_every_export_is_safe_in_a_spreadsheet(events_settings, events_sessions, tmp_path: Path) -> None:
-    frame = pd.DataFrame(
-        {
-            "size": [60, "=cmd()", -3, 20],
-            "colour": ["@SUM(A1)", "red", "-2.5", "+red"],
-            "when": ["01/02/2023"] * 4,
-            "=bad header": ["-1", "=x", "ok", "\tx"],
-        }
-    )
-    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
-    frame.to_csv(source, index=False)
-    result = _score(events_settings, events_sessions, source, output, dataset="events")
-    assert (result["scored"], result["rejected"]) == (3, 1)
-    text = output.read_text()
-    header = text.splitlines()[0]
-    assert header.startswith('"size","colour","when","\'=bad header"')
-    scored = pd.read_csv(output, keep_default_na=False)
-    assert scored["colour"].tolist() == ["'@SUM(A1)", "-2.5", "'+red"]
-    # the cells as written: a leading tab is kept, and neutralised like any formula prefix
-    assert scored["'=bad header"].astype(str).tolist() == ["-1", "ok", "'\tx"]
-    assert scored["size"].tolist() == [60, -3, 20]  # numbers, negative ones included, stay numbers
-    assert "\n-3," in text.replace('"', "")
-    rejected = pd.read_csv(rejected_path(output), keep_default_na=False)
-    assert rejected["size"].tolist() == ["'=cmd()"] and rejected["'=bad header"].tolist() == ["'=x"]
-    assert rejected["reason"].tolist() == ["size: '=cmd()' is not a number"]  # the reason quotes it: safe
-    with events_sessions() as session:
-        again = pd.read_csv(io.BytesIO(batch_csv(session=session, batch_id=result["batch_id"])))
-    assert again["colour"].fillna("").tolist() == ["'@SUM(A1)", "-2.5", "'+red"]
-    assert again["size"].tolist() == [60, -3, 20]
-    assert again["prediction_id"].tolist() == scored["prediction_id"].tolist()
-    assert again["prediction"].tolist() == scored["prediction"].tolist()
-    assert again["proba_big"].round(5).tolist() == scored["proba_big"].round(5).tolist()
-
-
 def test_an_interrupted_batch_is_incomplete_and_a_rerun_resumes_it(trained_settings, trained_sessions, tmp_path):
     frame = _rice(50)
     frame.loc[25, "Area"] = "oops"
@@ -506,66 +250,12 @@ def test_an_interrupted_batch_is_incomplete_and_a_rerun_resumes_it(trained_setti
 
 
 def test_a_running_batch_whose_process_is_gone_reads_as_incomplete() -> None:
-    from core.processes import HOST
-
     gone = Batch(id="x", dataset="d", model_version=1, status="running", pid=2**22 + 12345, host=HOST)
-    gone.created_at = gone.heartbeat_at = scoring.utcnow()
+    gone.created_at = gone.heartbeat_at = utcnow()
     assert batch_status(gone) == "incomplete"
     alive = Batch(id="y", dataset="d", model_version=1, status="running", pid=os.getpid(), host=HOST)
-    alive.created_at = alive.heartbeat_at = scoring.utcnow()
+    alive.created_at = alive.heartbeat_at = utcnow()
     assert batch_status(alive) == "running"
-
-
-# --- the champion changes -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def two_versions_template(tmp_path_factory: pytest.TempPathFactory, trained_template: Path) -> Path:
-    from core.db import open_database
-    from core.training.train import train
-
-    home = copy_home(trained_template, tmp_path_factory.mktemp("templates") / "two_versions")
-    settings = home_settings(home)
-    with open_database(settings).begin() as session:
-        train(session=session, settings=settings, dataset="rice", budget=Budget(trials=1, seed=7))
-    return home
-
-
-def test_the_ledger_records_the_version_that_scored_across_promotions(
-    tmp_path: Path, two_versions_template: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from core.db import open_database
-    from core.promotion import promote
-
-    settings = _use_home(monkeypatch, copy_home(two_versions_template, tmp_path / "home"))
-    sessions = open_database(settings)
-    source = tmp_path / "in.csv"
-    _rice(30).to_csv(source, index=False)
-    row = _rice(1).iloc[0].to_dict()
-
-    def single() -> int:
-        with sessions.begin() as session:
-            return score_row(session=session, settings=settings, dataset="rice", values=row).prediction_id
-
-    first_row, first_batch = single(), _score(settings, sessions, source, tmp_path / "a.csv")
-    with sessions.begin() as session:
-        promote(session=session, settings=settings, dataset="rice", version=2, reason="test")
-    second_row, second_batch = single(), _score(settings, sessions, source, tmp_path / "b.csv")
-    registry.set_alias(settings, "rice", registry.CHAMPION, 1)  # behind Sift's back: seen within CHAMPION_TTL
-    monkeypatch.setattr(scoring, "CHAMPION_TTL", 0.0)
-    third_row = single()
-    with sessions() as session:
-        version = {p.id: p.model_version for p in session.scalars(select(Prediction))}
-        batches = {b.id: b.model_version for b in session.scalars(select(Batch))}
-    assert (version[first_row], version[second_row], version[third_row]) == (1, 2, 1)
-    assert (first_batch["model_version"], second_batch["model_version"]) == (1, 2)
-    assert batches == {first_batch["batch_id"]: 1, second_batch["batch_id"]: 2}
-    for batch, expected in ((first_batch, 1), (second_batch, 2)):
-        with sessions() as session:
-            stored = set(
-                session.scalars(select(Prediction.model_version).where(Prediction.batch_id == batch["batch_id"]))
-            )
-        assert stored == {expected}
 
 
 # --- the command line -----------------------------------------------------------------------------
