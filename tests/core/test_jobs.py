@@ -5,7 +5,6 @@ Real SQLite, real training, real processes: nothing of ours is mocked.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from core.db.models import Job
 from core.errors import DatasetNotFound, InvalidBudget, JobConflict, JobNotFound
 from core.processes import HOST
 from tests.conftest import RICE
-from tests.test_cli import ok, user_error
 
 DEADLINE = 180  # seconds a background job may take on two shared cores
 
@@ -238,24 +236,6 @@ def test_liveness_needs_a_live_process_and_a_recent_heartbeat(trained_sessions) 
     assert _job(trained_sessions, new).status == "queued"
     with trained_sessions() as session:
         assert session.get(Job, alive.id).status == "interrupted"
-
-
-def test_cli_train_records_a_job_and_jobs_and_cancel_commands(trained_settings, trained_sessions) -> None:
-    home = trained_settings.home
-    trained = ok(home, "train", "--dataset", "rice", "--trials", "1")
-    assert set(trained) == {"model", "version", "aliases", "metrics", "rows"}
-    assert trained["version"] == 2 and trained["aliases"] == ["challenger"]
-
-    listed = ok(home, "jobs", "--dataset", "rice")
-    assert [j["status"] for j in listed["jobs"]] == ["done"]
-    assert listed["jobs"][0]["result"] == json.loads(json.dumps(trained))
-    assert listed["jobs"][0]["study_name"] == "rice-v1-job1"
-
-    assert "already done: nothing to cancel" in user_error(home, "cancel", "--job", "1")
-    assert "No job 7" in user_error(home, "cancel", "--job", "7")
-    queued = _submit(trained_sessions, trials=1)
-    assert "Only one training job per dataset" in user_error(home, "train", "--dataset", "rice", "--trials", "1")
-    assert ok(home, "cancel", "--job", str(queued))["status"] == "cancelled"
 
 
 def test_job_progress_is_one_reading_of_a_job_and_its_winner(trained_settings, trained_sessions) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core import registry
-from core.config import REPO_ROOT, Settings, get_settings
+from core.config import Settings, get_settings
 from core.db.models import AliasEvent, Prediction
 from core.errors import ModelNotFound, PromotionRefused
 from core.promotion import alias_history, compare, promote, record_initial, rollback, rollback_target
@@ -192,47 +189,3 @@ def test_compare_rescores_both_versions_when_holdouts_differ(two_settings, two_s
     assert comparison.rows[0]["version"] == pytest.approx(logged["accuracy"])  # its own holdout
     assert "scored on version 3's holdout (762 rows of rice v1)" in comparison.basis
     assert "The champion was trained on" in comparison.basis
-
-
-# --- the command line -------------------------------------------------------------------------
-
-
-def _cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "core", "--home", str(home), *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def _error_line(done: subprocess.CompletedProcess) -> str:
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stdout == "" and "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ")
-    return lines[0]
-
-
-def test_cli_promote_and_rollback_print_json_and_exit_2_on_refusals(two_settings) -> None:
-    home = two_settings.home
-    done = _cli(home, "promote", "--dataset", "rice", "--version", "2", "--reason", "better F1")
-    assert done.returncode == 0, done.stderr
-    promoted = json.loads(done.stdout)
-    assert {k: promoted[k] for k in ("model", "champion", "previous", "reason")} == {
-        "model": "rice",
-        "champion": 2,
-        "previous": 1,
-        "reason": "better F1",
-    }
-    assert promoted["who"] == getpass.getuser()
-
-    assert "already the champion" in _error_line(_cli(home, "promote", "--dataset", "rice", "--version", "2"))
-
-    done = _cli(home, "rollback", "--dataset", "rice", "--reason", "alerts")
-    assert done.returncode == 0, done.stderr
-    rolled = json.loads(done.stdout)
-    assert (rolled["model"], rolled["champion"], rolled["previous"], rolled["reason"]) == ("rice", 1, 2, "alerts")
-    assert "Nothing to roll back to" in _error_line(_cli(home, "rollback", "--dataset", "rice"))
-    assert registry.alias_version(two_settings, "rice") == 1

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core import registry, scoring
-from core.config import REPO_ROOT, Settings, get_settings
+from core.config import Settings, get_settings
 from core.db.models import Batch, BatchChunk, Prediction
 from core.errors import InputContractError, InputFileError
 from core.scoring import (
@@ -565,40 +563,3 @@ def test_the_ledger_records_the_version_that_scored_across_promotions(
                 session.scalars(select(Prediction.model_version).where(Prediction.batch_id == batch["batch_id"]))
             )
         assert stored == {expected}
-
-
-# --- the command line -----------------------------------------------------------------------------
-
-
-def test_batches_command_lists_batches_with_their_outcome(trained_settings, tmp_path: Path) -> None:
-    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
-    frame = _rice(30)
-    frame.loc[0, "Area"] = "x"
-    frame.to_csv(source, index=False)
-
-    def run(*args: str) -> dict:
-        done = subprocess.run(
-            [sys.executable, "-m", "core", "--home", str(trained_settings.home), *args],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    predicted = run("predict", "--dataset", "rice", "--input", str(source), "--output", str(output))
-    assert {k: predicted[k] for k in ("rows", "scored", "rejected", "model_version")} == {
-        "rows": 30,
-        "scored": 29,
-        "rejected": 1,
-        "model_version": 1,
-    }
-    assert Path(predicted["rejected_output"]) == tmp_path / "out.rejected.csv"
-    listed = run("batches", "--dataset", "rice")
-    assert listed["dataset"] == "rice"
-    (batch,) = listed["batches"]
-    assert batch["batch_id"] == predicted["batch_id"] and batch["status"] == "complete"
-    assert (batch["rows"], batch["scored"], batch["rejected"], batch["model_version"]) == (30, 29, 1, 1)
-    assert sum(batch["class_mix"].values()) == 29 and batch["source_file"] == "in.csv"
-    assert run("batches", "--dataset", "nope") == {"dataset": "nope", "batches": []}

@@ -23,8 +23,8 @@ from core import jobs, registry
 from core.config import REPO_ROOT
 from core.db.models import Batch, BatchChunk, Prediction
 from core.scoring import CHUNK_ROWS, rejected_path, score_file
+from tests.cli.conftest import ok
 from tests.conftest import RICE
-from tests.test_cli import ok
 
 DEADLINE = 300  # seconds to wait for a killed process's progress, on two shared cores
 

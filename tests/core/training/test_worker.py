@@ -20,9 +20,9 @@ from core.errors import StudyNotJoinable
 from core.training.train import train
 from core.training.tuning import FINISHED
 from core.training.worker import join_study
+from tests.cli.conftest import user_error
 from tests.conftest import RICE
 from tests.homes import copy_home
-from tests.test_cli import user_error
 
 WAIT = 180  # seconds a test waits for a worker before it fails
 
