@@ -26,14 +26,11 @@ from core import registry
 from core.config import Settings
 from core.db.models import AliasEvent, utcnow
 from core.errors import ModelNotFound, PromotionRefused, SiftError
+from core.model_card import load_holdout, predict_holdout
+from core.scoring import load_version
+from core.training.evaluate import METRICS, SELECTION_METRIC, classification_metrics
 
 CHAMPION = registry.CHAMPION
-METRICS = {
-    "accuracy": "Accuracy",
-    "f1_macro": "Macro F1",
-    "balanced_accuracy": "Balanced accuracy",
-    "roc_auc": "ROC AUC",
-}
 TRAINING = "sift train"  # who set the first champion
 MAX_REASON = 2000
 
@@ -358,10 +355,6 @@ def compare(
     When both runs recorded the same holdout rows of the same dataset version, their logged
     metrics are compared as they are. Otherwise both models score ``version``'s holdout.
     """
-    from core.model_card import load_holdout, predict_holdout
-    from core.scoring import load_version
-    from core.training.evaluate import classification_metrics
-
     info = _require_version(settings, dataset, int(version))
     if against is None:
         against = _current_champion(settings, dataset)
@@ -410,7 +403,7 @@ def compare(
 
 # --- the promotion decision of a retrain -----------------------------------------------------
 
-JUDGED_METRICS = ("f1_macro", "roc_auc", "balanced_accuracy")  # the selection metric first
+JUDGED_METRICS = (SELECTION_METRIC, "roc_auc", "balanced_accuracy")  # the selection metric first
 SLICES = {"holdout": "the champion's holdout", "recent_feedback": "recent feedback"}
 NOT_WORSE, WORSE, NOT_JUDGED = "not worse", "worse beyond the tolerance", "not judged"
 

@@ -48,7 +48,7 @@ from core.labels import class_dtype, match_class, plain
 from core.model_card import load_holdout
 from core.promotion import JUDGED_METRICS, SLICES, Decision, promote, record_initial
 from core.scoring import load_version
-from core.training.evaluate import classification_metrics
+from core.training.evaluate import METRICS, SELECTION_METRIC, classification_metrics
 from core.training.progress import Progress
 from core.training.train import train
 
@@ -56,8 +56,6 @@ RETRAIN = "retrain"  # the job kind, and who promotes in the alias history
 NOT_PROMOTED = "not promoted"
 STAGE_FEEDBACK = "reading feedback"
 STAGE_COMPARING = "comparing with the champion"
-DECISION_METRIC = "f1_macro"
-METRICS = ("accuracy", "f1_macro", "balanced_accuracy", "roc_auc")
 ACCURACY_NOTE = "shown, not judged"
 
 
@@ -397,7 +395,7 @@ def retrain(
         "champion_version": info.version,
         "challenger_version": trained.version,
         "promoted": promoted,
-        "metric": DECISION_METRIC,
+        "metric": SELECTION_METRIC,
         "tolerance": tolerance,
         "rows": rows,
         "champion": scores["champion"],
