@@ -17,24 +17,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 from sqlalchemy.orm import Session
 
-from core import promotion, registry
+from core import registry
 from core.champion import dataset_version_of, load_version
 from core.config import Settings
 from core.datasets.versions import unlabelled_rows
 from core.errors import DatasetNotFound, SiftError
 from core.holdout import load_holdout, predict_holdout
-from core.training.evaluate import chance_summary, chance_warning
+from core.training.evaluate import (
+    METRICS,
+    RESAMPLES,
+    MetricEstimate,
+    chance_summary,
+    chance_warning,
+    holdout_metrics,
+)
 from core.training.factories import LABELS as ESTIMATOR_LABELS
 
 CONFUSION_FILE = "confusion_matrix.json"
-RESAMPLES = 200
-Z_95 = 1.959963984540054
-METRICS = promotion.METRICS
 TOP_FEATURES = 10
 # run parameters that describe how the model was trained rather than the model, in the analyst's words
 TRAINING_PARAMS = {
@@ -67,101 +69,6 @@ HIDDEN_PARAMS = frozenset(
 )
 PLACEHOLDERS = frozenset({"deprecated", "warn", "nan", "None"})  # values that mean "not set"
 OBJECTIVE = "objective"
-
-
-# --- metrics with intervals -----------------------------------------------------------------
-
-
-@dataclass
-class MetricEstimate:
-    key: str
-    label: str
-    value: float
-    low: float | None = None
-    high: float | None = None
-    method: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "low": self.low, "high": self.high, "method": self.method}
-
-
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval of a proportion (good near 0 and 1, unlike the normal approximation)."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def _from_confusion(matrix: np.ndarray) -> tuple[float, float]:
-    """Macro F1 and balanced accuracy from a confusion matrix (rows: true, columns: predicted)."""
-    true_positive = np.diag(matrix).astype(float)
-    actual, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(actual + predicted > 0, 2 * true_positive / (actual + predicted), 0.0)
-        recall = true_positive[actual > 0] / actual[actual > 0]
-    # as scikit-learn: macro F1 over the classes present in truth or prediction
-    present = (actual + predicted) > 0
-    return float(f1[present].mean()), float(recall.mean())
-
-
-def _roc_auc(truth: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
-    try:
-        if n_classes == 2:
-            return float(roc_auc_score(truth == 1, proba[:, 1]))
-        return float(roc_auc_score(truth, proba, multi_class="ovr", labels=np.arange(n_classes)))
-    except ValueError:  # a class absent from the (re)sample
-        return math.nan
-
-
-def holdout_metrics(
-    y_true: Any, proba: np.ndarray, classes: Any, *, resamples: int = RESAMPLES, seed: int = 0
-) -> list[MetricEstimate]:
-    """Accuracy (Wilson interval), macro F1, balanced accuracy and ROC AUC (seeded percentile bootstrap)."""
-    classes = np.asarray(classes)
-    index = {c: i for i, c in enumerate(classes.tolist())}
-    truth = np.array([index.get(v, -1) for v in np.asarray(y_true).tolist()])
-    known = truth >= 0  # labels the model never saw count as errors for accuracy and F1
-    predicted = np.argmax(proba, axis=1)
-    k, n = len(classes), len(truth)
-
-    def confusion(rows: np.ndarray) -> np.ndarray:
-        t, p = truth[rows], predicted[rows]
-        keep = t >= 0
-        return np.bincount(t[keep] * k + p[keep], minlength=k * k).reshape(k, k)
-
-    everything = np.arange(n)
-    correct = int((truth == predicted).sum())
-    f1, balanced = _from_confusion(confusion(everything))
-    auc = _roc_auc(truth[known], proba[known], k) if known.all() else math.nan
-    rng = np.random.default_rng(seed)
-    samples: dict[str, list[float]] = {"f1_macro": [], "balanced_accuracy": [], "roc_auc": []}
-    for _ in range(resamples):
-        rows = rng.integers(0, n, n)
-        f1_b, balanced_b = _from_confusion(confusion(rows))
-        samples["f1_macro"].append(f1_b)
-        samples["balanced_accuracy"].append(balanced_b)
-        if auc == auc:
-            samples["roc_auc"].append(_roc_auc(truth[rows], proba[rows], k))
-
-    def bootstrap(key: str, value: float) -> MetricEstimate:
-        values = np.asarray(samples[key], dtype=float)
-        values = values[~np.isnan(values)]
-        if value != value or len(values) < resamples // 2:
-            return MetricEstimate(key, METRICS[key], value, method="no interval (too few usable resamples)")
-        low, high = np.percentile(values, [2.5, 97.5])
-        return MetricEstimate(key, METRICS[key], value, float(low), float(high), f"bootstrap, {resamples} resamples")
-
-    low, high = wilson_interval(correct, n)
-    return [
-        MetricEstimate("accuracy", METRICS["accuracy"], correct / n if n else math.nan, low, high, f"Wilson, n={n}"),
-        bootstrap("f1_macro", f1),
-        bootstrap("balanced_accuracy", balanced),
-        bootstrap("roc_auc", auc),
-    ]
 
 
 # --- the card -------------------------------------------------------------------------------

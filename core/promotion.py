@@ -28,14 +28,9 @@ from core.config import Settings
 from core.db.models import AliasEvent, utcnow
 from core.errors import ModelNotFound, PromotionRefused, SiftError
 from core.holdout import SPLIT_FILE, load_holdout, score_holdout
+from core.training.evaluate import METRICS, SELECTION_METRIC
 
 CHAMPION = registry.CHAMPION
-METRICS = {
-    "accuracy": "Accuracy",
-    "f1_macro": "Macro F1",
-    "balanced_accuracy": "Balanced accuracy",
-    "roc_auc": "ROC AUC",
-}
 TRAINING = "sift train"  # who set the first champion
 MAX_REASON = 2000
 
@@ -406,7 +401,7 @@ def compare(
 
 # --- the promotion decision of a retrain -----------------------------------------------------
 
-JUDGED_METRICS = ("f1_macro", "roc_auc", "balanced_accuracy")  # the selection metric first
+JUDGED_METRICS = (SELECTION_METRIC, "roc_auc", "balanced_accuracy")  # the selection metric first
 SLICES = {"holdout": "the champion's holdout", "recent_feedback": "recent feedback"}
 NOT_WORSE, WORSE, NOT_JUDGED = "not worse", "worse beyond the tolerance", "not judged"
 

@@ -67,6 +67,7 @@ from core.jobs.queue import submit_training
 from core.labels import class_dtype, match_class, plain
 from core.promotion import JUDGED_METRICS, SLICES, Decision, promote, record_initial
 from core.training.budgets import Budget
+from core.training.evaluate import METRICS, SELECTION_METRIC
 from core.training.progress import Progress
 from core.training.train import train
 
@@ -74,8 +75,6 @@ RETRAIN = "retrain"  # the job kind, and who promotes in the alias history
 NOT_PROMOTED = "not promoted"
 STAGE_FEEDBACK = "reading feedback"
 STAGE_COMPARING = "comparing with the champion"
-DECISION_METRIC = "f1_macro"
-METRICS = ("accuracy", "f1_macro", "balanced_accuracy", "roc_auc")
 ACCURACY_NOTE = "shown, not judged"
 
 
@@ -466,7 +465,7 @@ def retrain(
         "champion_version": info.version,
         "challenger_version": trained.version,
         "promoted": promoted,
-        "metric": DECISION_METRIC,
+        "metric": SELECTION_METRIC,
         "tolerance": tolerance,
         "rows": rows,
         "champion": scores["champion"],

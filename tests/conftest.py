@@ -129,3 +129,30 @@ def trained_sessions(trained_settings: Settings):
     from core.db import open_database
 
     return open_database(trained_settings)
+
+
+@pytest.fixture(scope="session")
+def challenger_template(tmp_path_factory: pytest.TempPathFactory, trained_template: Path) -> Path:
+    """The trained home plus a second version of rice (a challenger), trained once per session."""
+    from core.db import open_database
+    from core.training.train import train
+
+    home = copy_home(trained_template, tmp_path_factory.mktemp("templates") / "challenger")
+    settings = home_settings(home)
+    with open_database(settings).begin() as session:
+        train(session=session, settings=settings, dataset="rice", budget=Budget(trials=1))
+    return home
+
+
+@pytest.fixture
+def two_settings(tmp_path: Path, challenger_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings for a home of this test's own with rice v1 (champion) and v2 (challenger)."""
+    yield _use_home(monkeypatch, copy_home(challenger_template, tmp_path / "home"))
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def two_sessions(two_settings: Settings):
+    from core.db import open_database
+
+    return open_database(two_settings)

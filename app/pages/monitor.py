@@ -10,7 +10,7 @@ from app.ui import access
 from app.ui import monitor as ui
 from core.champion import champion_version
 from core.errors import SiftError
-from core.monitoring import alerts, drift, estimate, options, quality, windows
+from core.monitoring import alerts, checks, estimate, options, quality, windows
 from core.monitoring.ledger import KIND_LABELS, Selection
 from core.monitoring.reference import model_features
 
@@ -174,13 +174,13 @@ with now_tab:
                     with tempfile.TemporaryDirectory(prefix="sift-drift-") as folder:
                         saved = Path(folder) / (Path(upload.name).name or "inputs.csv")  # the report names the file
                         saved.write_bytes(upload.getvalue())
-                        result, report = drift.check_drift(
+                        result, report = checks.check_drift(
                             session=session, settings=settings, dataset=dataset, path=saved
                         )
                 elif selection is None:
                     raise SiftError("Choose a CSV file first.")
                 else:
-                    result, report = drift.check_drift(
+                    result, report = checks.check_drift(
                         session=session, settings=settings, dataset=dataset, selection=selection
                     )
             st.session_state["monitor_check_result"] = (result.as_dict(), result.stored_columns(), str(report))

@@ -16,13 +16,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-METRIC_LABELS = {
-    "accuracy": "Accuracy",
-    "f1_macro": "Macro F1",
-    "balanced_accuracy": "Balanced accuracy",
-    "roc_auc": "ROC AUC",
-    "cv_f1_macro": "CV macro F1",
-}
+from core.training.evaluate import METRICS
+
+METRIC_LABELS = METRICS | {"cv_f1_macro": "CV macro F1"}
 METRIC_DECIMALS = 3
 METRIC_FORMAT = f"%.{METRIC_DECIMALS}f"  # for st.column_config.NumberColumn
 YEARS = (1800, 2100)  # whole numbers all in this range read as years

@@ -51,7 +51,6 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,22 +58,13 @@ import pandas as pd
 from scipy.special import rel_entr
 from scipy.stats import wasserstein_distance
 from sklearn.exceptions import ConvergenceWarning
-from sqlalchemy.orm import Session
 
-from core.champion import champion_version
-from core.config import Settings
-from core.contract import check_inputs
-from core.datasets.reading import read_csv
-from core.db.models import utcnow
 from core.errors import InputContractError, WindowTooSmall
 from core.features import coerce_inputs
-from core.monitoring.ledger import selection_inputs
-from core.monitoring.options import BY_LABEL, CAT, KIND_OF_ROLE, METHODS, NUM, TEXT, check_options, load_options
-from core.monitoring.reference import training_data
+from core.monitoring.options import BY_LABEL, CAT, KIND_OF_ROLE, METHODS, NUM, TEXT, check_options
 
 KIND_LABELS = {NUM: "numeric", CAT: "categorical", TEXT: "text"}
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "ns")
-ADHOC_REPORTS = 10  # reports of one-off checks kept per dataset
 SMALL_SAMPLE = 1000  # Evidently's limit: up to this many values it tests, above it measures distances
 FEW_VALUES = 5  # a number with at most this many distinct values in training is tested as categories
 MIN_EFFECT = 0.1  # effect size a p-value test needs to call drift (Evidently's distance threshold)
@@ -501,102 +491,3 @@ def _hold_to_the_window(columns: dict[str, ColumnDrift]) -> None:
                 f"not significant once the window's {len(tests)} tests are held together (Holm): "
                 f"p = {column.score:.3g}, needed below {needed:.3g}"
             )
-
-
-# --- the champion against a chosen window -----------------------------------------------------
-
-
-def reports_dir(settings: Settings, dataset: str) -> Path:
-    return settings.artifacts_dir / "reports" / dataset
-
-
-def save_report(result: DriftResult, settings: Settings, dataset: str, name: str) -> Path:
-    """Write Evidently's full report as ``<artifacts>/reports/<dataset>/<name>.html``; returns its path."""
-    folder = reports_dir(settings, dataset)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.html"
-    partial = path.with_suffix(".html.part")
-    partial.write_text(result.html(), encoding="utf-8")
-    partial.replace(path)
-    return path
-
-
-def save_check_report(result: DriftResult, settings: Settings, dataset: str, *, keep: int = ADHOC_REPORTS) -> Path:
-    """Write the report of a one-off check (``check-<time>.html``), keeping only the newest ``keep`` of them."""
-    path = save_report(result, settings, dataset, f"check-{utcnow():%Y%m%d-%H%M%S-%f}")
-    for old in sorted(path.parent.glob("check-*.html"))[:-keep]:
-        old.unlink(missing_ok=True)
-    return path
-
-
-def measure_selection(
-    *,
-    session: Session,
-    settings: Settings,
-    dataset: str,
-    selection: Any,
-    options: dict[str, dict[str, Any]] | None = None,
-) -> DriftResult:
-    """Drift of a chosen window of the ledger (:class:`~core.monitoring.ledger.Selection`) against
-    the champion's training data. ``options`` override the dataset's stored choices per column."""
-    version = champion_version(settings, dataset, session=session)
-    data = training_data(session=session, settings=settings, dataset=dataset, version=version)
-    current, _ = selection_inputs(session, dataset, selection, data.features)
-    chosen = load_options(session=session, dataset=dataset) | (options or {})
-    result = compute_drift(
-        data.train,
-        current,
-        data.features,
-        options=chosen,
-        drift_share=settings.drift_share,
-        min_rows=settings.drift_min_rows,
-    )
-    result.model_version, result.window = version, selection.describe()
-    return result
-
-
-def measure_file(
-    *,
-    session: Session,
-    settings: Settings,
-    dataset: str,
-    path: str | Path,
-    options: dict[str, dict[str, Any]] | None = None,
-) -> DriftResult:
-    """Drift of a CSV file's rows (those the champion's input contract accepts) against its training data."""
-    version = champion_version(settings, dataset, session=session)
-    data = training_data(session=session, settings=settings, dataset=dataset, version=version)
-    frame = read_csv(path).frame
-    typed, reasons, _ = check_inputs(frame, {"features": data.features})
-    current = typed[reasons.to_numpy() == ""]
-    chosen = load_options(session=session, dataset=dataset) | (options or {})
-    result = compute_drift(
-        data.train,
-        current,
-        data.features,
-        options=chosen,
-        drift_share=settings.drift_share,
-        min_rows=settings.drift_min_rows,
-    )
-    result.model_version, result.window = version, f"file {Path(path).name}"
-    if len(current) < len(frame):
-        result.notes.append(f"{len(frame) - len(current):,} rows break the input contract and were left out.")
-    return result
-
-
-def check_drift(
-    *,
-    session: Session,
-    settings: Settings,
-    dataset: str,
-    selection: Any = None,
-    path: str | Path | None = None,
-) -> tuple[DriftResult, Path]:
-    """A one-off check, as the Monitor page's "Check drift" makes it: the drift of a CSV file's rows
-    (``path``) or else of a window of the ledger (``selection``), and its report, kept among the
-    newest :data:`ADHOC_REPORTS` (:func:`save_check_report`)."""
-    if path is not None:
-        result = measure_file(session=session, settings=settings, dataset=dataset, path=path)
-    else:
-        result = measure_selection(session=session, settings=settings, dataset=dataset, selection=selection)
-    return result, save_check_report(result, settings, dataset)

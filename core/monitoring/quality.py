@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db.models import Feedback, Prediction
-from core.model_card import wilson_interval
 from core.monitoring.ledger import window_label
+from core.training.evaluate import wilson_interval
 
 
 def labelled(*, session: Session, dataset: str) -> pd.DataFrame:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.config import Settings
 from core.db.models import AlertEvent, DriftWindow, utcnow
 from core.errors import WindowNotFound
-from core.monitoring import drift, estimate, ledger
+from core.monitoring import checks, drift, estimate, ledger
 from core.monitoring.ledger import Span, window_label
 from core.monitoring.options import load_options, options_key
 from core.monitoring.reference import training_data
@@ -294,11 +294,11 @@ def _report_stem(window: DriftWindow) -> str:
 
 def _report_path(settings: Settings, window: DriftWindow) -> Path:
     stamp = f"{window.rows}-{window.options_key}"
-    return drift.reports_dir(settings, window.dataset) / f"{_report_stem(window)}{stamp}.html"
+    return checks.reports_dir(settings, window.dataset) / f"{_report_stem(window)}{stamp}.html"
 
 
 def _forget_report(settings: Settings, window: DriftWindow) -> None:
-    folder = drift.reports_dir(settings, window.dataset)
+    folder = checks.reports_dir(settings, window.dataset)
     if folder.is_dir():
         for old in folder.glob(f"{_report_stem(window)}*.html"):
             old.unlink(missing_ok=True)
@@ -329,4 +329,4 @@ def window_report(*, session: Session, settings: Settings, window_id: int) -> Pa
         min_rows=settings.drift_min_rows,
     )
     _forget_report(settings, window)
-    return drift.save_report(result, settings, window.dataset, path.stem)
+    return checks.save_report(result, settings, window.dataset, path.stem)

@@ -1,5 +1,5 @@
-"""Cross-validation and holdout evaluation: metrics, curves, calibration, permutation importance,
-and the comparison with guessing.
+"""Cross-validation and holdout evaluation: the metric names (their one home), metrics and their
+95 % intervals, curves, calibration, permutation importance, and the comparison with guessing.
 
 Every document returned here is plain JSON (lists, strings, floats), so pages render it as it
 was stored, without recomputing anything.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,16 @@ CURVE_POINTS = 200
 CALIBRATION_BINS = 10
 IMPORTANCE_REPEATS = 5
 IMPORTANCE_MAX_ROWS = 5_000
+# the holdout metrics, in the order every table lists them, named in the analyst's words
+METRICS = {
+    "accuracy": "Accuracy",
+    "f1_macro": "Macro F1",
+    "balanced_accuracy": "Balanced accuracy",
+    "roc_auc": "ROC AUC",
+}
 SELECTION_METRIC = "f1_macro"
+RESAMPLES = 200  # bootstrap resamples behind an interval
+Z_95 = 1.959963984540054
 CHANCE_RESAMPLES = 999
 CHANCE_MAX_ROWS = 5_000
 CHANCE_LEVEL = 0.05  # a p-value at least this large: not clearly better than chance
@@ -72,6 +82,101 @@ def confusion(y_true: Any, proba: np.ndarray, classes: np.ndarray) -> dict[str, 
     y_pred = classes[np.argmax(proba, axis=1)]
     matrix = confusion_matrix(np.asarray(y_true), y_pred, labels=classes)
     return {"labels": [str(c) for c in classes], "matrix": matrix.tolist()}
+
+
+# --- metrics with 95 % intervals -------------------------------------------------------------
+
+
+@dataclass
+class MetricEstimate:
+    key: str
+    label: str
+    value: float
+    low: float | None = None
+    high: float | None = None
+    method: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "low": self.low, "high": self.high, "method": self.method}
+
+
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval of a proportion (good near 0 and 1, unlike the normal approximation)."""
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _from_confusion(matrix: np.ndarray) -> tuple[float, float]:
+    """Macro F1 and balanced accuracy from a confusion matrix (rows: true, columns: predicted)."""
+    true_positive = np.diag(matrix).astype(float)
+    actual, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(actual + predicted > 0, 2 * true_positive / (actual + predicted), 0.0)
+        recall = true_positive[actual > 0] / actual[actual > 0]
+    # as scikit-learn: macro F1 over the classes present in truth or prediction
+    present = (actual + predicted) > 0
+    return float(f1[present].mean()), float(recall.mean())
+
+
+def _roc_auc(truth: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
+    try:
+        if n_classes == 2:
+            return float(roc_auc_score(truth == 1, proba[:, 1]))
+        return float(roc_auc_score(truth, proba, multi_class="ovr", labels=np.arange(n_classes)))
+    except ValueError:  # a class absent from the (re)sample
+        return math.nan
+
+
+def holdout_metrics(
+    y_true: Any, proba: np.ndarray, classes: Any, *, resamples: int = RESAMPLES, seed: int = 0
+) -> list[MetricEstimate]:
+    """Accuracy (Wilson interval), macro F1, balanced accuracy and ROC AUC (seeded percentile bootstrap)."""
+    classes = np.asarray(classes)
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    truth = np.array([index.get(v, -1) for v in np.asarray(y_true).tolist()])
+    known = truth >= 0  # labels the model never saw count as errors for accuracy and F1
+    predicted = np.argmax(proba, axis=1)
+    k, n = len(classes), len(truth)
+
+    def confusion(rows: np.ndarray) -> np.ndarray:
+        t, p = truth[rows], predicted[rows]
+        keep = t >= 0
+        return np.bincount(t[keep] * k + p[keep], minlength=k * k).reshape(k, k)
+
+    everything = np.arange(n)
+    correct = int((truth == predicted).sum())
+    f1, balanced = _from_confusion(confusion(everything))
+    auc = _roc_auc(truth[known], proba[known], k) if known.all() else math.nan
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[float]] = {key: [] for key in METRICS if key != "accuracy"}  # accuracy: Wilson
+    for _ in range(resamples):
+        rows = rng.integers(0, n, n)
+        f1_b, balanced_b = _from_confusion(confusion(rows))
+        samples["f1_macro"].append(f1_b)
+        samples["balanced_accuracy"].append(balanced_b)
+        if auc == auc:
+            samples["roc_auc"].append(_roc_auc(truth[rows], proba[rows], k))
+
+    def bootstrap(key: str, value: float) -> MetricEstimate:
+        values = np.asarray(samples[key], dtype=float)
+        values = values[~np.isnan(values)]
+        if value != value or len(values) < resamples // 2:
+            return MetricEstimate(key, METRICS[key], value, method="no interval (too few usable resamples)")
+        low, high = np.percentile(values, [2.5, 97.5])
+        return MetricEstimate(key, METRICS[key], value, float(low), float(high), f"bootstrap, {resamples} resamples")
+
+    low, high = wilson_interval(correct, n)
+    return [
+        MetricEstimate("accuracy", METRICS["accuracy"], correct / n if n else math.nan, low, high, f"Wilson, n={n}"),
+        bootstrap("f1_macro", f1),
+        bootstrap("balanced_accuracy", balanced),
+        bootstrap("roc_auc", auc),
+    ]
 
 
 # --- cross-validation -----------------------------------------------------------------------

@@ -61,8 +61,6 @@ from core.training.tuning import (
     tuning_history,
 )
 
-HOLDOUT_METRICS = ("accuracy", "f1_macro", "balanced_accuracy", "roc_auc")
-
 
 @dataclass
 class TrainingResult:
@@ -130,7 +128,7 @@ class Candidate:
             "cv_f1_macro": clean(self.cv_mean),
             "cv_f1_macro_std": clean(self.cv_std),
             "cv_folds": len(self.cv_scores),
-            **{k: clean(self.holdout[k]) for k in HOLDOUT_METRICS},
+            **{k: clean(self.holdout[k]) for k in evaluate.METRICS},
             "fit_seconds": round(self.fit_seconds, 3),
             "trials": self.trials,
             "winner": winner,

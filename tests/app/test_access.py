@@ -14,7 +14,6 @@ from core.config import REPO_ROOT, get_settings
 from core.datasets.versions import ingest, list_versions
 from core.feedback import feedback_counts
 from tests.conftest import RICE
-from tests.core.test_promotion import challenger_template, two_settings  # noqa: F401 (fixtures)
 
 ENTRY = str(REPO_ROOT / "streamlit_app.py")
 PAGES = [
@@ -128,7 +127,7 @@ def test_a_plain_password_in_the_setting_is_refused_without_showing_it(trained_s
 # -- admin mode -------------------------------------------------------------------------------------
 
 
-def test_promote_and_rollback_need_admin_mode(two_settings, monkeypatch, hashes) -> None:  # noqa: F811
+def test_promote_and_rollback_need_admin_mode(two_settings, monkeypatch, hashes) -> None:
     _configure(monkeypatch, admin=hashes["admin"])
     at = _open("app/pages/models.py")  # no sign-in password: the pages are open, the changes are not
     next(c for c in at.checkbox if c.label.startswith("I confirm")).check()

@@ -9,7 +9,6 @@ from app import resources
 from core import registry
 from core.config import REPO_ROOT
 from tests.app.two_datasets import choose_dataset, two_datasets_settings, two_datasets_template  # noqa: F401
-from tests.core.test_promotion import challenger_template, two_sessions, two_settings  # noqa: F401 (fixtures)
 
 ENTRY = str(REPO_ROOT / "streamlit_app.py")
 PAGE = "app/pages/models.py"
@@ -54,7 +53,7 @@ def _history(at: AppTest):
     return next(d.value for d in at.dataframe if "who" in d.value.columns)
 
 
-def test_page_shows_the_challenger_against_the_champion_and_the_history(two_settings) -> None:  # noqa: F811
+def test_page_shows_the_challenger_against_the_champion_and_the_history(two_settings) -> None:
     at = _page()
     assert not at.error
     assert _version_box(at).value == 2  # the challenger is chosen first
@@ -69,7 +68,7 @@ def test_page_shows_the_challenger_against_the_champion_and_the_history(two_sett
     assert "Download the card of v2 (Markdown)" in _downloads(at)
 
 
-def test_promote_needs_the_confirmation_then_leaves_nothing_armed(two_settings) -> None:  # noqa: F811
+def test_promote_needs_the_confirmation_then_leaves_nothing_armed(two_settings) -> None:
     at = _page()
     _reason(at).input("v2 is better on the holdout")
     _button(at, "Promote").click().run()
@@ -100,7 +99,7 @@ def test_promote_needs_the_confirmation_then_leaves_nothing_armed(two_settings) 
     assert _version_box(at).value == 1  # the version the rollback made champion
 
 
-def test_promote_then_export_exports_the_promoted_version(two_settings) -> None:  # noqa: F811
+def test_promote_then_export_exports_the_promoted_version(two_settings) -> None:
     at = _page()
     _confirm(at, "rice").check()
     _button(at, "Promote").click().run()
@@ -144,7 +143,7 @@ def test_switching_between_datasets_whose_champions_are_both_v1_carries_nothing_
     assert not [label for label in _downloads(at) if label.endswith(".zip")]
 
 
-def test_onnx_export_is_prepared_for_download(two_settings) -> None:  # noqa: F811
+def test_onnx_export_is_prepared_for_download(two_settings) -> None:
     at = _page()
     _format(at).set_value("onnx")
     _button(at, "Prepare the export").click().run()

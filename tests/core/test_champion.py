@@ -8,33 +8,18 @@ import pytest
 from sqlalchemy import select
 
 from core import champion, registry
-from core.db import open_database
 from core.db.models import Batch, Prediction
 from core.promotion import promote
 from core.scoring.single import score_row
-from core.training.budgets import Budget
-from core.training.train import train
-from tests.conftest import _use_home
 from tests.core.scoring.conftest import _rice, _score
-from tests.homes import copy_home, home_settings
 
 # --- the champion changes -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def two_versions_template(tmp_path_factory: pytest.TempPathFactory, trained_template: Path) -> Path:
-    home = copy_home(trained_template, tmp_path_factory.mktemp("templates") / "two_versions")
-    settings = home_settings(home)
-    with open_database(settings).begin() as session:
-        train(session=session, settings=settings, dataset="rice", budget=Budget(trials=1, seed=7))
-    return home
-
-
 def test_the_ledger_records_the_version_that_scored_across_promotions(
-    tmp_path: Path, two_versions_template: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, two_settings, two_sessions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = _use_home(monkeypatch, copy_home(two_versions_template, tmp_path / "home"))
-    sessions = open_database(settings)
+    settings, sessions = two_settings, two_sessions
     source = tmp_path / "in.csv"
     _rice(30).to_csv(source, index=False)
     row = _rice(1).iloc[0].to_dict()

@@ -305,15 +305,3 @@ def test_too_few_labels_are_reported_not_started(trained_settings, trained_sessi
     outcome = _import(trained_sessions, scored.head(3), settings=trained_settings)
     assert outcome.retrain.job_id is None
     assert "needs at least 10 labelled predictions" in outcome.retrain.message
-
-
-def test_the_command_line_refuses_what_it_cannot_use(trained_settings, tmp_path) -> None:
-    from tests.test_cli import user_error
-
-    home = trained_settings.home
-    assert user_error(home, "feedback", "--dataset", "nope").startswith("error: No dataset 'nope'.")
-    wrong = write_labels(tmp_path / "wrong.csv", [(1, "Cammeo")]).read_text().replace("label", "class")
-    (tmp_path / "wrong.csv").write_text(wrong)
-    message = user_error(home, "feedback", "--dataset", "rice", "--input", str(tmp_path / "wrong.csv"))
-    assert message.startswith("error: wrong.csv has no label column")
-    assert "needs at least 10 labelled predictions" in user_error(home, "retrain", "--dataset", "rice", "--trials", "1")

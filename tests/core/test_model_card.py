@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from core import model_card, registry
 from core.datasets.versions import get_version, ingest
 from core.errors import ModelNotFound
-from core.model_card import _top_features, build_card, holdout_metrics, md_text, wilson_interval
+from core.model_card import _top_features, build_card, md_text
 from core.training.budgets import Budget
 from core.training.factories import LABELS, estimator_params, make_xgboost
 from core.training.train import prepare_tuning, train
@@ -92,25 +91,6 @@ def test_user_content_is_escaped_in_markdown_and_html(settings, sessions, tmp_pa
     assert "<script" not in page and "<b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<td>Area | &lt;b&gt;bold&lt;/b&gt;</td>" in page
-
-
-def test_wilson_interval_matches_known_values() -> None:
-    low, high = wilson_interval(90, 100)
-    assert low == pytest.approx(0.8256, abs=1e-4) and high == pytest.approx(0.9448, abs=1e-4)
-    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == pytest.approx(1.0)
-
-
-def test_bootstrap_is_seeded_and_brackets_the_estimate() -> None:
-    rng = np.random.default_rng(1)
-    y = rng.choice(["a", "b", "c"], 300)
-    proba = rng.dirichlet([1, 1, 1], 300)
-    proba[np.arange(300), np.searchsorted(["a", "b", "c"], y)] += 0.5  # better than chance
-    proba /= proba.sum(axis=1, keepdims=True)
-    first = holdout_metrics(y, proba, np.array(["a", "b", "c"]), resamples=100, seed=3)
-    again = holdout_metrics(y, proba, np.array(["a", "b", "c"]), resamples=100, seed=3)
-    assert [m.as_dict() for m in first] == [m.as_dict() for m in again]
-    for metric in first:
-        assert metric.low <= metric.value <= metric.high
 
 
 def test_top_features_read_common_report_shapes() -> None:

@@ -3,55 +3,21 @@
 from __future__ import annotations
 
 import getpass
-import json
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
 from core import registry
-from core.config import REPO_ROOT, Settings, get_settings
 from core.db.models import AliasEvent, Prediction
 from core.errors import ModelNotFound, PromotionRefused
 from core.promotion import alias_history, compare, promote, record_initial, rollback, rollback_target
 from core.scoring.single import score_row
 from core.training.budgets import Budget
-from tests.conftest import RICE, _use_home
-from tests.homes import copy_home, home_settings
+from tests.conftest import RICE
 
 FEATURES = ["Area", "Perimeter", "Major_Axis_Length", "Minor_Axis_Length", "Eccentricity", "Convex_Area", "Extent"]
-
-
-@pytest.fixture(scope="session")
-def challenger_template(tmp_path_factory: pytest.TempPathFactory, trained_template: Path) -> Path:
-    """The trained home plus a second version of rice (a challenger), trained once per session."""
-    from core.db import open_database
-    from core.training.train import train
-
-    home = copy_home(trained_template, tmp_path_factory.mktemp("templates") / "challenger")
-    settings = home_settings(home)
-    with open_database(settings).begin() as session:
-        train(session=session, settings=settings, dataset="rice", budget=Budget(trials=1))
-    return home
-
-
-@pytest.fixture
-def two_settings(tmp_path: Path, challenger_template: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings for a home of this test's own with rice v1 (champion) and v2 (challenger)."""
-    yield _use_home(monkeypatch, copy_home(challenger_template, tmp_path / "home"))
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def two_sessions(two_settings: Settings):
-    from core.db import open_database
-
-    return open_database(two_settings)
 
 
 def _events(sessions) -> list[AliasEvent]:
@@ -193,47 +159,3 @@ def test_compare_rescores_both_versions_when_holdouts_differ(two_settings, two_s
     assert comparison.rows[0]["version"] == pytest.approx(logged["accuracy"])  # its own holdout
     assert "scored on version 3's holdout (762 rows of rice v1)" in comparison.basis
     assert "The champion was trained on" in comparison.basis
-
-
-# --- the command line -------------------------------------------------------------------------
-
-
-def _cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "core", "--home", str(home), *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def _error_line(done: subprocess.CompletedProcess) -> str:
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stdout == "" and "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ")
-    return lines[0]
-
-
-def test_cli_promote_and_rollback_print_json_and_exit_2_on_refusals(two_settings) -> None:
-    home = two_settings.home
-    done = _cli(home, "promote", "--dataset", "rice", "--version", "2", "--reason", "better F1")
-    assert done.returncode == 0, done.stderr
-    promoted = json.loads(done.stdout)
-    assert {k: promoted[k] for k in ("model", "champion", "previous", "reason")} == {
-        "model": "rice",
-        "champion": 2,
-        "previous": 1,
-        "reason": "better F1",
-    }
-    assert promoted["who"] == getpass.getuser()
-
-    assert "already the champion" in _error_line(_cli(home, "promote", "--dataset", "rice", "--version", "2"))
-
-    done = _cli(home, "rollback", "--dataset", "rice", "--reason", "alerts")
-    assert done.returncode == 0, done.stderr
-    rolled = json.loads(done.stdout)
-    assert (rolled["model"], rolled["champion"], rolled["previous"], rolled["reason"]) == ("rice", 1, 2, "alerts")
-    assert "Nothing to roll back to" in _error_line(_cli(home, "rollback", "--dataset", "rice"))
-    assert registry.alias_version(two_settings, "rice") == 1

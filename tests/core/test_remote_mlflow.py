@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from core.datasets.versions import ingest
+from tests.cli.conftest import ok
 from tests.conftest import RICE
 from tests.servers import free_port, serve
-from tests.test_cli import ok
 
 STARTUP_SECONDS = 120
 

@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
+from tests.cli.conftest import ok
 from tests.conftest import RICE
 from tests.e2e.conftest import running_app
 from tests.e2e.test_journey import Journey
-from tests.test_cli import ok
 
 pytestmark = pytest.mark.e2e
 

@@ -22,10 +22,10 @@ from core import cli
 from core.config import REPO_ROOT
 from core.datasets.versions import get_version, list_versions
 from core.scoring.files import rejected_path
+from tests.cli.conftest import ok
 from tests.core.scoring import conftest as scoring_fixtures
 from tests.faults.bad_inputs import CASES, HOSTILE_NAMES, BadInput, wide_file
 from tests.faults.state import fingerprint
-from tests.test_cli import ok
 
 ENTRY = str(REPO_ROOT / "streamlit_app.py")
 # the scoring tests' home with a model on a number, a category and a date (built once per session)

@@ -25,8 +25,8 @@ from core.db.models import Batch, BatchChunk, Prediction
 from core.jobs import queue
 from core.scoring.batch import CHUNK_ROWS, score_file
 from core.scoring.files import rejected_path
+from tests.cli.conftest import ok
 from tests.conftest import RICE
-from tests.test_cli import ok
 
 DEADLINE = 300  # seconds to wait for a killed process's progress, on two shared cores
 

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.cli.conftest import run
 from tests.real.tables import TABLES, Table
-from tests.test_cli import run
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 

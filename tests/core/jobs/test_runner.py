@@ -5,7 +5,6 @@ Real SQLite, real training, real processes: nothing of ours is mocked.
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -17,7 +16,6 @@ from core.errors import JobConflict
 from core.jobs import runner
 from core.workloads import WORKLOADS
 from tests.core.jobs.conftest import read_job, submit_job, wait_until_finished
-from tests.test_cli import ok, user_error
 
 
 def test_run_job_in_process_records_progress_and_result(trained_settings, trained_sessions) -> None:
@@ -76,21 +74,3 @@ def test_a_job_that_cannot_start_is_cancelled_not_left_queued(trained_settings, 
         runner.start_job(trained_settings, job_id)
     job = read_job(trained_sessions, job_id)
     assert job.status == "cancelled" and job.pid is None
-
-
-def test_cli_train_records_a_job_and_jobs_and_cancel_commands(trained_settings, trained_sessions) -> None:
-    home = trained_settings.home
-    trained = ok(home, "train", "--dataset", "rice", "--trials", "1")
-    assert set(trained) == {"model", "version", "aliases", "metrics", "rows"}
-    assert trained["version"] == 2 and trained["aliases"] == ["challenger"]
-
-    listed = ok(home, "jobs", "--dataset", "rice")
-    assert [j["status"] for j in listed["jobs"]] == ["done"]
-    assert listed["jobs"][0]["result"] == json.loads(json.dumps(trained))
-    assert listed["jobs"][0]["study_name"] == "rice-v1-job1"
-
-    assert "already done: nothing to cancel" in user_error(home, "cancel", "--job", "1")
-    assert "No job 7" in user_error(home, "cancel", "--job", "7")
-    queued = submit_job(trained_sessions, trials=1)
-    assert "Only one training job per dataset" in user_error(home, "train", "--dataset", "rice", "--trials", "1")
-    assert ok(home, "cancel", "--job", str(queued))["status"] == "cancelled"

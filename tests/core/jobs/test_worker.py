@@ -24,9 +24,9 @@ from core.jobs.worker import join_study
 from core.training.budgets import Budget
 from core.training.train import train
 from core.training.tuning import FINISHED
+from tests.cli.conftest import user_error
 from tests.conftest import RICE
 from tests.homes import copy_home
-from tests.test_cli import user_error
 
 WAIT = 180  # seconds a test waits for a worker before it fails
 

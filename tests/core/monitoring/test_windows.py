@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from core.db.models import DriftWindow, Prediction
 from core.errors import NoPredictions, WindowTooSmall
-from core.monitoring import drift, options, windows
+from core.monitoring import checks, options, windows
 from core.monitoring.ledger import Selection
 from tests.core.monitoring.conftest import rice_rows, score_rows
 
@@ -104,20 +104,20 @@ def test_a_chosen_selection_against_the_champion(trained_settings, trained_sessi
     scored = score_rows(trained_sessions, trained_settings, rice_rows(200, seed=8), tmp_path)
     with trained_sessions() as session:
         with pytest.raises(NoPredictions):
-            drift.measure_selection(
+            checks.measure_selection(
                 session=session,
                 settings=trained_settings,
                 dataset="rice",
                 selection=Selection(start=datetime(2001, 1, 1).date(), end=datetime(2001, 1, 2).date()),
             )
         with pytest.raises(WindowTooSmall, match="Only 50 predictions"):
-            drift.measure_selection(
+            checks.measure_selection(
                 session=session, settings=trained_settings, dataset="rice", selection=Selection(last=50)
             )
-        result = drift.measure_selection(
+        result = checks.measure_selection(
             session=session, settings=trained_settings, dataset="rice", selection=Selection(batch=scored["batch_id"])
         )
     assert result.current_rows == 200 and result.model_version == 1 and not result.dataset_drift
     assert result.reference_rows == 3810 - 762  # the training part: the holdout is left out
-    path = drift.save_check_report(result, trained_settings, "rice")
+    path = checks.save_check_report(result, trained_settings, "rice")
     assert path.exists() and path.stat().st_size > 10_000

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 
 from core.champion import load_champion
-from core.config import REPO_ROOT
 from core.contract import EMPTY_ROW, MOSTLY_MISSING
 from core.db.models import Batch, BatchChunk, Prediction, utcnow
 from core.errors import InputContractError, InputFileError
@@ -256,40 +253,3 @@ def test_a_running_batch_whose_process_is_gone_reads_as_incomplete() -> None:
     alive = Batch(id="y", dataset="d", model_version=1, status="running", pid=os.getpid(), host=HOST)
     alive.created_at = alive.heartbeat_at = utcnow()
     assert batch_status(alive) == "running"
-
-
-# --- the command line -----------------------------------------------------------------------------
-
-
-def test_batches_command_lists_batches_with_their_outcome(trained_settings, tmp_path: Path) -> None:
-    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
-    frame = _rice(30)
-    frame.loc[0, "Area"] = "x"
-    frame.to_csv(source, index=False)
-
-    def run(*args: str) -> dict:
-        done = subprocess.run(
-            [sys.executable, "-m", "core", "--home", str(trained_settings.home), *args],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
-    predicted = run("predict", "--dataset", "rice", "--input", str(source), "--output", str(output))
-    assert {k: predicted[k] for k in ("rows", "scored", "rejected", "model_version")} == {
-        "rows": 30,
-        "scored": 29,
-        "rejected": 1,
-        "model_version": 1,
-    }
-    assert Path(predicted["rejected_output"]) == tmp_path / "out.rejected.csv"
-    listed = run("batches", "--dataset", "rice")
-    assert listed["dataset"] == "rice"
-    (batch,) = listed["batches"]
-    assert batch["batch_id"] == predicted["batch_id"] and batch["status"] == "complete"
-    assert (batch["rows"], batch["scored"], batch["rejected"], batch["model_version"]) == (30, 29, 1, 1)
-    assert sum(batch["class_mix"].values()) == 29 and batch["source_file"] == "in.csv"
-    assert run("batches", "--dataset", "nope") == {"dataset": "nope", "batches": []}

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from core.cli import build_parser
 from core.errors import InvalidBudget
 from core.training import BUDGETS, DEFAULT_BUDGET, Budget
 
@@ -45,11 +44,3 @@ def test_a_jobs_parameters_name_the_budget_only_when_one_applied() -> None:
 def test_unusable_budgets_are_user_errors(budget, trials, timeout, words) -> None:
     with pytest.raises(InvalidBudget, match=words):
         Budget(budget, trials=trials, timeout=timeout)
-
-
-def test_cli_train_takes_a_budget() -> None:
-    parser = build_parser()
-    args = parser.parse_args(["train", "--dataset", "rice", "--budget", "thorough", "--trials", "3"])
-    assert (args.budget, args.trials, args.timeout) == ("thorough", 3, None)
-    with pytest.raises(SystemExit):
-        parser.parse_args(["train", "--dataset", "rice", "--budget", "forever"])

@@ -5,6 +5,7 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score
 
 from core.training import evaluate
+from core.training.evaluate import holdout_metrics, wilson_interval
 
 
 @pytest.fixture
@@ -93,3 +94,22 @@ def test_the_permutation_test_matches_scikit_learns_balanced_accuracy_and_caps_t
 
     big = rng.integers(0, 2, evaluate.CHANCE_MAX_ROWS + 1_000)
     assert _chance(big, big, big, np.arange(2))["rows"] == evaluate.CHANCE_MAX_ROWS
+
+
+def test_wilson_interval_matches_known_values() -> None:
+    low, high = wilson_interval(90, 100)
+    assert low == pytest.approx(0.8256, abs=1e-4) and high == pytest.approx(0.9448, abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_bootstrap_is_seeded_and_brackets_the_estimate() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.choice(["a", "b", "c"], 300)
+    proba = rng.dirichlet([1, 1, 1], 300)
+    proba[np.arange(300), np.searchsorted(["a", "b", "c"], y)] += 0.5  # better than chance
+    proba /= proba.sum(axis=1, keepdims=True)
+    first = holdout_metrics(y, proba, np.array(["a", "b", "c"]), resamples=100, seed=3)
+    again = holdout_metrics(y, proba, np.array(["a", "b", "c"]), resamples=100, seed=3)
+    assert [m.as_dict() for m in first] == [m.as_dict() for m in again]
+    for metric in first:
+        assert metric.low <= metric.value <= metric.high

@@ -1,12 +1,21 @@
-"""`python -m core drift` and `python -m core alerts` through real subprocesses on a trained rice home."""
+"""`python -m core drift` and `python -m core alerts` through real subprocesses on a trained rice home
+(core/cli/monitoring.py)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from tests.cli.conftest import ok, run, user_error
+from tests.core.monitoring import conftest as monitoring
 from tests.core.monitoring.conftest import FEATURES, penguins_rows, rice_rows, score_rows
-from tests.test_cli import ok, run, user_error
+
+# the penguins home of tests/core/monitoring, for this module too
+penguins_template, penguins_settings, penguins_sessions = (
+    monitoring.penguins_template,
+    monitoring.penguins_settings,
+    monitoring.penguins_sessions,
+)
 
 
 def test_drift_of_a_scored_batch_prints_the_contract(trained_settings, trained_sessions, tmp_path: Path) -> None:

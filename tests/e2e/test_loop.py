@@ -11,8 +11,8 @@ from core import registry
 from core.db.models import AliasEvent, Prediction
 from core.feedback import feedback_counts
 from core.scoring.batch import score_file
+from tests.cli.conftest import ok
 from tests.conftest import RICE
-from tests.test_cli import ok
 
 TOLERANCE = 0.005
 
