@@ -43,9 +43,10 @@ test-e2e: $(VENV)/.dev ## drive the real app in headless Chromium (Debian's chro
 test-real: $(VENV)/.dev ## the whole loop on a dozen public tables that packages ship (two at a time)
 	$(BIN)/python -m pytest -m real -n 2 tests/real
 
-lint: $(VENV)/.dev ## ruff: lint and format check
+lint: $(VENV)/.dev ## ruff (lint, format check) and import-linter (the direction of dependencies)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(VENV)/.dev ## ruff: fix what can be fixed
 	$(BIN)/ruff check --fix .
