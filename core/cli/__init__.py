@@ -4,7 +4,7 @@ Each command prints one JSON object on stdout and exits 0, or prints a one-line 
 stderr and exits 2 for a problem the user can fix. This contract is public: extend, never break.
 
 The commands live in one module per group (datasets, training, scoring, models, feedback,
-monitoring, access), each adding its subcommands with ``add_commands``; this module assembles
+monitoring, access), each adding its subcommands (``add_commands``); this module assembles
 the parser and keeps the contract.
 """
 
@@ -21,15 +21,26 @@ from core.cli import access, datasets, feedback, models, monitoring, scoring, tr
 from core.config import get_settings
 from core.errors import SiftError
 
-GROUPS = (datasets, training, scoring, models, feedback, monitoring, access)
+# in the order `python -m core --help` has always listed the commands
+ADD_COMMANDS = (
+    datasets.add_commands,
+    training.add_commands,
+    scoring.add_commands,
+    models.add_commands,
+    feedback.add_commands,
+    models.add_card_commands,
+    monitoring.add_commands,
+    datasets.add_demo_command,
+    access.add_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Sift: a classification workbench.")
     parser.add_argument("--home", type=Path, help="folder holding all state (default: $SIFT_HOME or the repo)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in GROUPS:
-        group.add_commands(commands)
+    for add in ADD_COMMANDS:
+        add(commands)
     return parser
 
 

@@ -147,6 +147,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--version", required=True, type=_positive_int)
     p.set_defaults(func=cmd_delete)
 
+
+def add_demo_command(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("demo", help="load the bundled rice data and train a first model if missing")
     p.add_argument("--trials", type=_positive_int, default=DEMO_TRIALS)
     p.set_defaults(func=cmd_demo)

@@ -90,6 +90,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True)
     p.set_defaults(func=cmd_history)
 
+
+def add_card_commands(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("card", help="a model version's card; --output writes it as Markdown and HTML")
     p.add_argument("--dataset", required=True)
     p.add_argument("--version", type=_positive_int, help="default: the champion")

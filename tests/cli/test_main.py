@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.cli import build_parser
 from tests.cli.conftest import ok, user_error
 from tests.conftest import RICE
 
@@ -52,3 +53,13 @@ def test_commands_on_unknown_dataset_or_missing_model_exit_2(settings, tmp_path:
         home, "predict", "--dataset", "rice", "--input", str(RICE), "--output", str(tmp_path / "o.csv")
     )
     assert "no champion model yet" in message
+
+
+def test_help_lists_the_commands_in_their_published_order() -> None:
+    commands = next(a for a in build_parser()._actions if a.dest == "command")
+    assert [c.dest for c in commands._choices_actions] == [
+        *("ingest", "datasets", "compare", "delete"),
+        *("train", "run-job", "tune-worker", "jobs", "cancel", "resume"),
+        *("predict", "batches", "models", "promote", "rollback", "history"),
+        *("feedback", "retrain", "card", "export", "drift", "alerts", "demo", "hash-password"),
+    ]
