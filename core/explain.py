@@ -155,7 +155,7 @@ def _xgboost_parts(pipeline: Any, features: list[str]) -> _XGBoostParts | None:
 
 
 def _xgboost(parts: _XGBoostParts, transformed: Any, class_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    import xgboost
+    import xgboost  # lazy: only XGBoost models need it (its import is slow)
 
     # one thread: on a few shared cores, OpenMP's start-up costs more than a row's contributions
     matrix = xgboost.DMatrix(transformed, feature_names=parts.booster.feature_names, nthread=1)

@@ -28,6 +28,7 @@ from core.config import Settings
 from core.errors import ExportError, SiftError
 from core.features import coerce_inputs
 from core.holdout import load_holdout
+from core.training.estimators import DenseFeatures, EncodedLabelClassifier
 
 FORMATS = ("mlflow", "onnx")
 ONNX_FILE = "model.onnx"
@@ -107,7 +108,7 @@ def export_archive(
 
 def _onnx_modules() -> dict[str, Any]:
     try:
-        import onnxruntime
+        import onnxruntime  # lazy: the ONNX stack is heavy and optional
         from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
         from skl2onnx import convert_sklearn, update_registered_converter
         from skl2onnx.common.data_types import FloatTensorType, StringTensorType
@@ -140,9 +141,7 @@ def _register_converters(modules: dict[str, Any]) -> dict[str, type]:
       tensors are dense already, so it converts to an identity.
     """
     if not _registered:
-        from xgboost import XGBClassifier
-
-        from core.training.estimators import DenseFeatures
+        from xgboost import XGBClassifier  # subclassed only when an ONNX export is asked for
 
         class SiftLabelledXGBClassifier(XGBClassifier):
             @property
@@ -175,7 +174,7 @@ def _register_converters(modules: dict[str, Any]) -> dict[str, type]:
 
 def _convertible_preprocess(preprocess: Any) -> Any:
     """A copy of the ColumnTransformer that converts as the original behaves; ExportError if none."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import TfidfVectorizer  # lazy: only an ONNX export needs it
 
     preprocess = copy.deepcopy(preprocess)
     for name, transformer, columns in preprocess.transformers_:
@@ -208,11 +207,9 @@ def _convertible_preprocess(preprocess: Any) -> Any:
 
 def _convertible(model: LoadedModel, modules: dict[str, Any]) -> tuple[Any, Any, list[tuple[str, Any]]]:
     """(a copy of the Pipeline skl2onnx can convert, its classifier, its inputs); ExportError if none."""
-    from sklearn.compose import ColumnTransformer
+    from sklearn.compose import ColumnTransformer  # lazy: only an ONNX export needs these
     from sklearn.pipeline import Pipeline
     from xgboost import XGBClassifier
-
-    from core.training.estimators import DenseFeatures, EncodedLabelClassifier
 
     known = _register_converters(modules)
     steps = list(getattr(model.pipeline, "steps", []))

@@ -35,6 +35,7 @@ from core.training.evaluate import (
     holdout_metrics,
 )
 from core.training.factories import LABELS as ESTIMATOR_LABELS
+from core.training.report import load_report
 
 CONFUSION_FILE = "confusion_matrix.json"
 TOP_FEATURES = 10
@@ -268,14 +269,10 @@ def _logged_metrics(info: registry.ModelVersionInfo) -> list[MetricEstimate]:
     ]
 
 
-# --- the training report (written by core.training.report, when present) --------------------
+# --- the training report (written by core.training.report) ------------------------------------
 
 
 def _training_report(settings: Settings, name: str, version: int) -> Any:
-    try:
-        from core.training.report import load_report
-    except ImportError:
-        return None
     try:
         return load_report(settings, name, version)
     except SiftError:
@@ -524,7 +521,7 @@ code { background: #f3f5f9; padding: 0 .2rem; border-radius: 3px; }
 
 def render_html(card: ModelCard) -> str:
     """A standalone HTML page (no scripts, no external resources); raw HTML in the Markdown is escaped."""
-    from markdown_it import MarkdownIt
+    from markdown_it import MarkdownIt  # lazy: only an HTML card needs it
 
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(render_markdown(card))
     return (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
@@ -43,8 +44,8 @@ def _client(settings: Settings):
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # with a tracking server, MLflow prints each run's link on stdout, where the CLI prints its JSON
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    import mlflow
-    from mlflow import MlflowClient
+    import mlflow  # lazy: importing MLflow takes about a second
+    from mlflow import MlflowClient  # lazy: importing MLflow takes about a second
 
     uri = settings.tracking_uri
     logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -117,9 +118,9 @@ def register_model(
 
     The first version of a model becomes ``champion``; later ones become ``challenger``.
     """
-    import mlflow
-    import skops.io
-    from mlflow.models import infer_signature
+    import mlflow  # lazy: importing MLflow takes about a second
+    import skops.io  # lazy: importing MLflow takes about a second
+    from mlflow.models import infer_signature  # lazy: importing MLflow takes about a second
 
     client = _client(settings)
     experiment_id = _experiment_id(settings, name)
@@ -167,9 +168,7 @@ def log_run(
 
     One batch write per run: parameters, metrics (NaN left out) and tags, code version included.
     """
-    import time
-
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param, RunTag  # lazy: importing MLflow takes about a second
 
     client = _client(settings)
     run = client.create_run(_experiment_id(settings, name), run_name=run_name)
@@ -214,7 +213,7 @@ def list_runs(settings: Settings, name: str, *, tags: dict[str, str] | None = No
 
 
 def _registered(client: Any, name: str) -> bool:
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # lazy: importing MLflow takes about a second
 
     try:
         client.get_registered_model(name)
@@ -255,7 +254,7 @@ def list_versions(settings: Settings, name: str) -> list[ModelVersionInfo]:
 
 
 def get_version(settings: Settings, name: str, version: int) -> ModelVersionInfo:
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # lazy: importing MLflow takes about a second
 
     client = _client(settings)
     try:
@@ -266,7 +265,7 @@ def get_version(settings: Settings, name: str, version: int) -> ModelVersionInfo
 
 def alias_version(settings: Settings, name: str, alias: str = CHAMPION) -> int:
     """The version number holding ``alias``; raises ModelNotFound if there is none."""
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # lazy: importing MLflow takes about a second
 
     client = _client(settings)
     try:
@@ -283,7 +282,7 @@ def set_alias(settings: Settings, name: str, alias: str, version: int) -> None:
 
 def delete_alias(settings: Settings, name: str, alias: str) -> None:
     """Remove ``alias`` from whichever version holds it (nothing happens if none does)."""
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # lazy: importing MLflow takes about a second
 
     client = _client(settings)
     try:
@@ -295,7 +294,7 @@ def delete_alias(settings: Settings, name: str, alias: str) -> None:
 
 def download_model(settings: Settings, name: str, version: int, destination: str | os.PathLike) -> str:
     """Copy the MLflow model directory (MLmodel, model file, requirements) of one version; returns its path."""
-    import mlflow
+    import mlflow  # lazy: importing MLflow takes about a second
 
     _client(settings)
     return mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{int(version)}", dst_path=str(destination))
@@ -303,21 +302,21 @@ def download_model(settings: Settings, name: str, version: int, destination: str
 
 def load_model_from_path(path: str | os.PathLike) -> Any:
     """Load an MLflow model directory written by :func:`download_model` as a scikit-learn Pipeline."""
-    import mlflow
+    import mlflow  # lazy: importing MLflow takes about a second
 
     return mlflow.sklearn.load_model(str(path))
 
 
 def load_model(settings: Settings, name: str, version: int) -> Any:
     """The fitted scikit-learn Pipeline of one registered version."""
-    import mlflow
+    import mlflow  # lazy: importing MLflow takes about a second
 
     _client(settings)
     return mlflow.sklearn.load_model(f"models:/{name}/{int(version)}")
 
 
 def load_document(settings: Settings, run_id: str, filename: str) -> Any:
-    import mlflow
+    import mlflow  # lazy: importing MLflow takes about a second
 
     _client(settings)
     return mlflow.artifacts.load_dict(f"runs:/{run_id}/{filename}")
@@ -325,7 +324,7 @@ def load_document(settings: Settings, run_id: str, filename: str) -> Any:
 
 def load_documents(settings: Settings, run_id: str, filenames: list[str]) -> dict[str, Any]:
     """The JSON documents of a run among ``filenames``; those the run does not have are left out."""
-    import mlflow
+    import mlflow  # lazy: importing MLflow takes about a second
 
     present = {a.path for a in _client(settings).list_artifacts(run_id)}
     return {f: mlflow.artifacts.load_dict(f"runs:/{run_id}/{f}") for f in filenames if f in present}

@@ -425,7 +425,7 @@ def target_association(
     timestamps. Identifiers and constant columns are skipped. Computed on at most ``max_rows``
     rows (seeded).
     """
-    from sklearn.feature_selection import mutual_info_classif
+    from sklearn.feature_selection import mutual_info_classif  # lazy: keeps the Data page quick to import
 
     labelled = frame[frame[target].notna()]
     if len(labelled) > max_rows:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     from core.config import Settings
 
+from core import registry
 from core.datasets.reading import normalise_markers, read_csv
 from core.datasets.roles import FEATURE_ROLES, ROLES, ColumnRole, apply_conversions, infer_roles
 from core.db import rows
@@ -254,8 +255,6 @@ def delete_version(*, session: Session, name: str, version: int, settings: Setti
     Models carry the tag ``sift.dataset_version``; delete those model versions first. The caller
     owns the transaction.
     """
-    from core import registry
-
     found = get_version(session=session, name=name, version=version)
     users = [
         m

@@ -35,7 +35,7 @@ CROSS_FIT_FOLDS = 5
 
 def fit_calibration(confidence: np.ndarray, correct: np.ndarray) -> dict[str, list[float]]:
     """An isotonic map from largest probability to the chance of being right, as points to interpolate."""
-    from sklearn.isotonic import IsotonicRegression
+    from sklearn.isotonic import IsotonicRegression  # lazy: keeps the Monitor page quick to import
 
     confidence = np.asarray(confidence, dtype="float64")
     correct = np.asarray(correct, dtype="float64")

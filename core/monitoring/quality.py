@@ -70,7 +70,7 @@ def assign_windows(frame: pd.DataFrame, kind: str, windows: list[Any]) -> pd.Ser
 
 def scores(frame: pd.DataFrame, classes: list[str] | None = None) -> dict[str, Any]:
     """Accuracy (with its 95 % Wilson interval), macro F1 and per-class precision and recall of labelled rows."""
-    from sklearn.metrics import f1_score, precision_recall_fscore_support
+    from sklearn.metrics import f1_score, precision_recall_fscore_support  # lazy: a quick Monitor page
 
     n = len(frame)
     if n == 0:

@@ -30,6 +30,7 @@ from core.config import Settings
 from core.db.models import AlertEvent, DriftWindow, utcnow
 from core.errors import WindowNotFound
 from core.monitoring import checks, drift, estimate, ledger
+from core.monitoring.alerts import alert_as_dict, check_alerts
 from core.monitoring.ledger import Span, window_label
 from core.monitoring.options import load_options, options_key
 from core.monitoring.reference import training_data
@@ -49,8 +50,6 @@ class Refresh:
     alerts: list[AlertEvent] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        from core.monitoring.alerts import alert_as_dict
-
         return {
             "dataset": self.dataset,
             "kind": self.kind,
@@ -158,8 +157,6 @@ def refresh(
     ``size`` is N for ``count`` windows (default: ``settings.drift_window_rows``);
     ``progress(done, to_measure)`` is called after each window measured.
     """
-    from core.monitoring.alerts import check_alerts
-
     if kind not in ledger.KINDS:
         raise ValueError(f"unknown window kind {kind!r}; use one of {', '.join(ledger.KINDS)}")
     size = int(size or settings.drift_window_rows) if kind == "count" else None
