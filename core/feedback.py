@@ -117,7 +117,8 @@ class RetrainTrigger:
     """Whether labels gathered since the champion make a retrain due, and whether one was queued.
 
     ``job_id`` is a retrain job queued just now (automatic mode): the caller starts it with
-    :func:`core.jobs.runner.start_job` after committing.
+    :func:`core.jobs.runner.start_job` after committing (the calls of :mod:`core.retrain_actions`
+    do), and ``pid`` is then its process.
     """
 
     dataset: str
@@ -125,9 +126,13 @@ class RetrainTrigger:
     auto: bool = False
     job_id: int | None = None
     message: str = ""
+    pid: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"due": self.due, "auto": self.auto, "job_id": self.job_id, "message": self.message}
+        out: dict[str, Any] = {"due": self.due, "auto": self.auto, "job_id": self.job_id, "message": self.message}
+        if self.pid is not None:
+            out["pid"] = self.pid
+        return out
 
 
 @dataclass

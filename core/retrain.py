@@ -111,7 +111,7 @@ def submit_retrain(
     dataset: str,
     budget: Budget | None = None,
 ) -> Job:
-    """Queue a retrain job of the dataset's champion (start it with :func:`core.jobs.runner.start_job`).
+    """Queue a retrain job of the dataset's champion (:func:`core.retrain_actions.start_retrain` also starts it).
 
     Refused when the dataset has no champion, too few labelled predictions, or another job.
     """
@@ -142,7 +142,7 @@ def retrain_if_due(*, session: Session, settings: Settings, dataset: str) -> Ret
     so later labels start nothing until ``threshold`` more have gathered, or a new champion
     starts the count again. The one-job-per-dataset rule of :mod:`core.jobs.queue` holds: while a
     job runs, nothing is queued and the crossing is not recorded (the next label tries again).
-    The caller owns the transaction and starts ``job_id`` after committing.
+    The caller owns the transaction and starts ``job_id`` after committing (:mod:`core.retrain_actions`).
     """
     counts = feedback_counts(session=session, settings=settings, dataset=dataset)
     trigger = RetrainTrigger(dataset=dataset, due=counts.due, auto=counts.auto)

@@ -19,8 +19,7 @@ from core.feedback import (
     feedback_counts,
     label_history,
 )
-from core.jobs import runner
-from core.retrain import import_label_file, label_predictions
+from core.retrain_actions import import_label_file_and_retrain, label_predictions_and_retrain
 from core.scoring.batch import list_batches
 from core.scoring.ledger import PredictionFilter, prediction_span, prediction_table
 
@@ -67,12 +66,6 @@ def _with_inputs(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _start(job_id: int) -> str:
-    """Launch a retrain job queued by the labels just saved; a job that cannot start is cancelled."""
-    runner.start_job(settings, job_id)
-    return f" Retrain job {job_id} started automatically: follow it on the Train page."
-
-
 def _outcome(outcome: LabelImport, what: str) -> dict:
     """What a save or an import did, in words, kept to be shown where it was asked for after the rerun."""
     saved = f"{what} {outcome.accepted:,} label(s) accepted"
@@ -87,7 +80,7 @@ def _outcome(outcome: LabelImport, what: str) -> dict:
     note = ""
     trigger = outcome.retrain
     if trigger is not None and trigger.job_id is not None:
-        note = _start(trigger.job_id).strip()
+        note = f"Retrain job {trigger.job_id} started automatically: follow it on the Train page."
     elif trigger is not None and trigger.message:
         note = trigger.message
     return {
@@ -228,10 +221,9 @@ else:
         help="Store the true classes picked in the table; a second label replaces the first, the history is kept.",
     ):
         try:
-            with sessions.begin() as session:
-                outcome = label_predictions(
-                    session=session, settings=settings, dataset=dataset, labels=changes, who=WHO
-                )
+            outcome = label_predictions_and_retrain(
+                sessions=sessions, settings=settings, dataset=dataset, labels=changes, who=WHO
+            )
         except SiftError as exc:
             st.error(str(exc))
         else:
@@ -256,8 +248,9 @@ if path:
     name = page.get("upload_name") or Path(path).name
     if st.button(f"Import labels from {name}", key=page.key("import"), type="primary"):
         try:
-            with sessions.begin() as session:
-                outcome = import_label_file(session=session, settings=settings, dataset=dataset, source=path, who=WHO)
+            outcome = import_label_file_and_retrain(
+                sessions=sessions, settings=settings, dataset=dataset, source=path, who=WHO
+            )
         except SiftError as exc:
             st.error(str(exc))
         else:

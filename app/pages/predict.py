@@ -17,8 +17,7 @@ from app.ui.charts import contribution_bar, probability_bar, reason_sentence, un
 from core.champion import load_champion
 from core.errors import SiftError
 from core.feedback import label_of
-from core.jobs import runner
-from core.retrain import label_prediction
+from core.retrain_actions import label_prediction_and_retrain
 from core.scoring.ledger import recent_predictions
 from core.scoring.single import score_row, training_row, typed_values
 
@@ -264,13 +263,14 @@ def show_feedback() -> None:
     label = str(result.prediction) if correct else true_class if save else None
     if label is not None:
         try:
-            with resources.sessions().begin() as session:
-                given, trigger = label_prediction(
-                    session=session, settings=resources.settings(), prediction_id=result.prediction_id, label=label
-                )
+            given, trigger = label_prediction_and_retrain(
+                sessions=resources.sessions(),
+                settings=resources.settings(),
+                prediction_id=result.prediction_id,
+                label=label,
+            )
             st.success(f"Saved: prediction #{result.prediction_id} is {given.label}.")
-            if trigger.job_id is not None:  # automatic retraining queued a job: start it once committed
-                runner.start_job(resources.settings(), trigger.job_id)
+            if trigger.job_id is not None:  # automatic retraining queued a job, started once committed
                 st.info(f"Enough labels gathered: retrain job {trigger.job_id} started. Follow it on the Train page.")
             elif trigger.due:
                 st.info(trigger.message or "Enough labels gathered to retrain: see the Train page.")

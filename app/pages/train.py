@@ -15,9 +15,10 @@ from app.ui import format as fmt
 from app.ui import training as ui
 from core.datasets.versions import list_versions
 from core.errors import SiftError
-from core.feedback import feedback_counts, set_retrain_policy
+from core.feedback import feedback_counts
 from core.jobs import queue, runner
-from core.retrain import minimum_labels, retrain_decisions, retrain_if_due, submit_retrain
+from core.retrain import minimum_labels, retrain_decisions
+from core.retrain_actions import save_retrain_policy, start_retrain
 from core.training.budgets import BUDGETS, DEFAULT_BUDGET, Budget
 from core.training.report import load_report
 
@@ -31,9 +32,7 @@ def _resume_button(job: queue.Job) -> None:
     resume = st.button("Resume", key=f"train_resume_{job.id}", type="primary", help="Continue the same tuning study.")
     if resume and (job.kind != "retrain" or access.admin_allowed("Resuming a retrain")):
         try:
-            with sessions.begin() as session:
-                queue.resume_job(session=session, job_id=job.id)
-            runner.start_job(settings, job.id)
+            runner.resume_in_background(sessions=sessions, settings=settings, job_id=job.id)
         except SiftError as exc:
             st.error(str(exc))
         else:
@@ -143,14 +142,13 @@ with st.container(border=True):
             st.error("Give a number of trials, a time limit, or both.")
         else:
             try:
-                with sessions.begin() as session:
-                    job = queue.submit_training(
-                        session=session,
-                        dataset=dataset,
-                        dataset_version=version,
-                        budget=Budget(None if budget == CUSTOM else budget, trials=trials, timeout=seconds),
-                    )
-                runner.start_job(settings, job.id)
+                runner.start_training(
+                    sessions=sessions,
+                    settings=settings,
+                    dataset=dataset,
+                    dataset_version=version,
+                    budget=Budget(None if budget == CUSTOM else budget, trials=trials, timeout=seconds),
+                )
             except SiftError as exc:
                 st.error(str(exc))
             else:
@@ -188,16 +186,13 @@ def retrain_section() -> None:
         saved = st.form_submit_button("Save retrain settings")
     if saved and access.admin_allowed("Changing the retrain settings"):
         try:
-            with sessions.begin() as session:
-                set_retrain_policy(
-                    session=session, settings=settings, dataset=dataset, threshold=int(threshold), auto=auto
-                )
-                trigger = retrain_if_due(session=session, settings=settings, dataset=dataset) if auto else None
+            trigger = save_retrain_policy(
+                sessions=sessions, settings=settings, dataset=dataset, threshold=int(threshold), auto=auto
+            )
             message = f"Saved: a retrain is due at {int(threshold):,} labels since the champion" + (
                 ", and starts by itself." if auto else "."
             )
             if trigger is not None and trigger.job_id is not None:
-                runner.start_job(settings, trigger.job_id)
                 message += f" Retrain job {trigger.job_id} started: the threshold is already crossed."
         except SiftError as exc:
             st.error(str(exc))
@@ -227,9 +222,7 @@ def retrain_section() -> None:
         "Retrain now", key="train_retrain_start", type="primary", disabled=blocked is not None, help=blocked
     ) and access.admin_allowed("Retraining"):
         try:
-            with sessions.begin() as session:
-                job = submit_retrain(session=session, settings=settings, dataset=dataset, budget=Budget(budget))
-            runner.start_job(settings, job.id)
+            start_retrain(sessions=sessions, settings=settings, dataset=dataset, budget=Budget(budget))
         except SiftError as exc:
             st.error(str(exc))
         else:

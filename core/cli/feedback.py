@@ -10,10 +10,11 @@ from typing import Any
 from core.cli.common import _add_budget_arguments, _budget, _positive_int, _settings, _training_result
 from core.datasets.versions import get_version
 from core.db import open_database
-from core.feedback import feedback_counts, set_retrain_policy
+from core.feedback import feedback_counts
 from core.jobs import runner
 from core.promotion import default_user
-from core.retrain import import_label_file, retrain_if_due, submit_retrain
+from core.retrain import submit_retrain
+from core.retrain_actions import import_label_file_and_retrain, save_retrain_policy
 from core.workloads import WORKLOADS
 
 
@@ -21,33 +22,35 @@ def cmd_feedback(args: argparse.Namespace) -> dict[str, Any]:
     """Record true labels from a CSV of prediction_id,label and/or set the retrain policy; print the counters.
 
     When the dataset retrains automatically and the labels cross its threshold, the retrain job
-    is started in the background (``retrain.job_id``).
+    is started in the background (``retrain.job_id``, ``retrain.pid``).
     """
     settings = _settings()
     sessions = open_database(settings)
     out: dict[str, Any] = {"dataset": args.dataset}
-    with sessions.begin() as session:
+    with sessions() as session:
         get_version(session=session, name=args.dataset)  # an unknown dataset is refused
-        if args.threshold is not None or args.auto is not None:
-            auto = None if args.auto is None else args.auto == "on"
-            set_retrain_policy(
-                session=session, settings=settings, dataset=args.dataset, threshold=args.threshold, auto=auto
-            )
-        if args.input is not None:
-            outcome = import_label_file(
-                session=session,
-                settings=settings,
-                dataset=args.dataset,
-                source=args.input,
-                who=args.who or default_user(),
-            )
-            out |= outcome.as_dict()
-        elif args.auto == "on":
-            out["retrain"] = retrain_if_due(session=session, settings=settings, dataset=args.dataset).as_dict()
+    auto = None if args.auto is None else args.auto == "on"
+    if args.input is not None:
+        outcome = import_label_file_and_retrain(
+            sessions=sessions,
+            settings=settings,
+            dataset=args.dataset,
+            source=args.input,
+            who=args.who or default_user(),
+            threshold=args.threshold,
+            auto=auto,
+        )
+        out |= outcome.as_dict()
+    elif args.threshold is not None or auto is not None:
+        trigger = save_retrain_policy(
+            sessions=sessions, settings=settings, dataset=args.dataset, threshold=args.threshold, auto=auto
+        )
+        if trigger is not None:
+            out["retrain"] = trigger.as_dict()
+    with sessions() as session:
         out["counts"] = feedback_counts(session=session, settings=settings, dataset=args.dataset).as_dict()
     job_id = (out.get("retrain") or {}).get("job_id")
     if job_id is not None:
-        out["retrain"]["pid"] = runner.start_job(settings, job_id)
         print(f"Retrain job {job_id} started in the background.", file=sys.stderr)
     return out
 

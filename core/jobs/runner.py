@@ -4,6 +4,10 @@
 claims the job, runs its workload with a heartbeat and throttled progress writes, and records the
 outcome. The runner never imports the work it runs: its caller hands it ``workloads`` (job kind
 -> :class:`Workload`, see :mod:`core.workloads`), so training and retraining stay above it.
+
+A page's "queue a job and run it in the background" is one call:
+:func:`start_training`, :func:`resume_in_background` (and :func:`core.retrain_actions.start_retrain`),
+each through :func:`queue_and_start`, which commits before it starts the job.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from core.config import REPO_ROOT, Settings
 from core.db import open_database
 from core.db.models import Job
 from core.errors import JobConflict, SiftError, TrainingCancelled
-from core.jobs.queue import _now, _number, cancel_job, get_job
+from core.jobs.queue import _now, _number, cancel_job, get_job, resume_job, submit_training
 from core.processes import HOST
 from core.training.budgets import Budget
 
@@ -117,6 +121,44 @@ def start_job(settings: Settings, job_id: int) -> int:
             .execution_options(synchronize_session=False)
         )
     return process.pid
+
+
+def queue_and_start(*, sessions: sessionmaker[Session], settings: Settings, submit: Callable[[Session], Job]) -> Job:
+    """Queue a job with ``submit`` in a transaction of its own, then, once committed, start it in the background.
+
+    Returns the job as started. A job that cannot start is cancelled and the error raised
+    (:func:`start_job`); what ``submit`` wrote stays committed.
+    """
+    with sessions.begin() as session:
+        job_id = submit(session).id
+    start_job(settings, job_id)
+    with sessions() as session:
+        return get_job(session=session, job_id=job_id)
+
+
+def start_training(
+    *,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    dataset: str,
+    dataset_version: int | None = None,
+    budget: Budget | None = None,
+) -> Job:
+    """Train a dataset version in the background (the Train page's Start training); returns the started job."""
+    return queue_and_start(
+        sessions=sessions,
+        settings=settings,
+        submit=lambda session: submit_training(
+            session=session, dataset=dataset, dataset_version=dataset_version, budget=budget
+        ),
+    )
+
+
+def resume_in_background(*, sessions: sessionmaker[Session], settings: Settings, job_id: int) -> Job:
+    """Resume an interrupted or failed job in the background, continuing its study; returns the started job."""
+    return queue_and_start(
+        sessions=sessions, settings=settings, submit=lambda session: resume_job(session=session, job_id=job_id)
+    )
 
 
 class WarningLog:

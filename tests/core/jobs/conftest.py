@@ -1,7 +1,8 @@
-"""Helpers for the job tests: submit a job with a budget, read it back, wait for it."""
+"""Helpers for the job tests: submit a job with a budget, read it back, wait for it, keep it from starting."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -9,7 +10,7 @@ import time
 from sqlalchemy import func, select
 
 from core.db.models import Job
-from core.jobs import queue
+from core.jobs import queue, runner
 from core.training.budgets import Budget
 
 DEADLINE = 180  # seconds a background job may take on two shared cores
@@ -39,6 +40,15 @@ def dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+def block_job_logs(settings, job_id: int = 1) -> None:
+    """Put a file where the jobs' log folder should be (the logs of jobs already ended are removed):
+    no job can be started in the background."""
+    folder = runner.job_log_path(settings, job_id).parent
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("a file where the job logs' folder should be")
 
 
 def wait_until_finished(sessions, job_id: int, deadline: float = DEADLINE) -> Job:
