@@ -10,7 +10,7 @@ moved behind Sift's back (the MLflow UI, :func:`core.registry.set_alias`) within
 by version.
 
 **The dataset a version was trained on** is read from its run's tags ``sift.dataset`` and
-``sift.dataset_version`` by :func:`trained_on`, here only.
+``sift.dataset_version`` by :func:`core.registry.trained_on`, the one place of that rule.
 """
 
 from __future__ import annotations
@@ -118,19 +118,9 @@ def load_champion(settings: Settings, name: str, *, session: Session | None = No
 # --- the dataset a version was trained on -----------------------------------------------------
 
 
-def trained_on(version: registry.ModelVersionInfo | LoadedModel) -> tuple[str, int | None]:
-    """(dataset, dataset version number) a model version was trained on, from its run's tags.
-
-    The dataset is ``sift.dataset`` (the model's own name when the tag is absent), the number
-    ``sift.dataset_version`` (None when absent).
-    """
-    number = version.tags.get("sift.dataset_version")
-    return version.tags.get("sift.dataset", version.name), int(number) if number else None
-
-
 def dataset_version_of(*, session: Session, info: registry.ModelVersionInfo) -> DatasetVersion:
     """The dataset version a model version was trained on (its run's tags)."""
-    name, number = trained_on(info)
+    name, number = registry.trained_on(info)
     if number is None:
         raise DatasetNotFound(f"Model {info.name!r} version {info.version} does not record its dataset version.")
     return get_version(session=session, name=name, version=number)

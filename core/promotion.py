@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import registry
-from core.champion import load_version, trained_on
+from core.champion import load_version
 from core.config import Settings
 from core.db.models import AliasEvent, utcnow
 from core.errors import ModelNotFound, PromotionRefused, SiftError
@@ -361,7 +361,7 @@ def compare(
         if against is None:
             raise ModelNotFound(f"Model {dataset!r} has no champion to compare with. Promote a version first.")
     base = _require_version(settings, dataset, int(against))
-    same_data = trained_on(info) == trained_on(base)
+    same_data = registry.trained_on(info) == registry.trained_on(base)
     split_a, split_b = _split(settings, base), _split(settings, info)
     if same_data and split_a is not None and split_a == split_b:
         return Comparison(

@@ -22,6 +22,7 @@ from core.errors import ModelNotFound
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+DATASET_TAG, DATASET_VERSION_TAG = "sift.dataset", "sift.dataset_version"  # what a run was trained on
 _RUNTIME_PACKAGES = ("mlflow", "scikit-learn", "xgboost-cpu", "pandas", "numpy", "scipy", "skops")
 
 
@@ -332,3 +333,15 @@ def load_documents(settings: Settings, run_id: str, filenames: list[str]) -> dic
 
 def model_uri(name: str, alias: str = CHAMPION) -> str:
     return f"models:/{name}@{alias}"
+
+
+def dataset_tags(name: str, version: int) -> dict[str, str]:
+    """The tags that say which dataset version a run was trained on (read back by :func:`trained_on`)."""
+    return {DATASET_TAG: name, DATASET_VERSION_TAG: str(version)}
+
+
+def trained_on(version: Any) -> tuple[str, int | None]:
+    """(dataset, dataset version number) a model version (or a loaded one) was trained on, from its
+    run's tags: the dataset is the model's own name when the tag is absent, the number None."""
+    number = version.tags.get(DATASET_VERSION_TAG)
+    return version.tags.get(DATASET_TAG, version.name), int(number) if number else None

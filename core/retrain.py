@@ -45,7 +45,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import promotion, registry
-from core.champion import load_version, trained_on
+from core.champion import load_version
 from core.config import Settings
 from core.db.models import AliasEvent, Feedback, Job, Prediction
 from core.errors import InvalidLabel, ModelNotFound, NotEnoughFeedback, SiftError
@@ -95,7 +95,7 @@ def _champion(settings: Settings, dataset: str) -> registry.ModelVersionInfo:
 
 
 def _dataset_version_number(info: registry.ModelVersionInfo) -> int:
-    number = trained_on(info)[1]
+    number = registry.trained_on(info)[1]
     if number is None:
         raise ModelNotFound(
             f"Champion v{info.version} of {info.name!r} does not record the dataset version it was trained on, so it "

@@ -91,7 +91,7 @@ for v in versions:
         "version": v.version,
         "aliases": ", ".join(v.aliases),
         "created": v.created_at,
-        "dataset version": v.tags.get("sift.dataset_version", ""),
+        "dataset version": registry.trained_on(v)[1] or "",
     }
     row |= {label: v.metrics.get(key) for key, label in METRIC_LABELS.items()}
     rows.append(row)

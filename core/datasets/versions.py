@@ -256,11 +256,7 @@ def delete_version(*, session: Session, name: str, version: int, settings: Setti
     owns the transaction.
     """
     found = get_version(session=session, name=name, version=version)
-    users = [
-        m
-        for m in registry.list_versions(settings, name)
-        if m.tags.get("sift.dataset_version") == str(found.version) and m.tags.get("sift.dataset", name) == name
-    ]
+    users = [m for m in registry.list_versions(settings, name) if registry.trained_on(m) == (name, found.version)]
     if users:
         listed = ", ".join(
             f"{m.version} ({', '.join(m.aliases)})" if m.aliases else str(m.version)

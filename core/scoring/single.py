@@ -11,7 +11,8 @@ import pandas as pd
 from sqlalchemy import MetaData, Table, select
 from sqlalchemy.orm import Session
 
-from core.champion import LoadedModel, load_champion, trained_on
+from core import registry
+from core.champion import LoadedModel, load_champion
 from core.config import Settings
 from core.contract import check_inputs, prepare_inputs
 from core.datasets.versions import get_version
@@ -106,7 +107,7 @@ def training_row(*, session: Session, model: LoadedModel, seed: int | None = Non
 
     ``values`` holds the model's input columns as stored (numbers, ISO dates, text).
     """
-    name, number = trained_on(model)
+    name, number = registry.trained_on(model)
     try:
         version = get_version(session=session, name=name, version=number)
     except SiftError as exc:

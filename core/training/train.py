@@ -147,8 +147,7 @@ def rank(candidates: list[Candidate]) -> list[Candidate]:
 def run_tags(version: DatasetVersion, *, estimator: str, seed: int, study_name: str, winner: bool) -> dict[str, str]:
     """The tags every training run carries (winner and other candidates alike)."""
     return {
-        "sift.dataset": version.name,
-        "sift.dataset_version": str(version.version),
+        **registry.dataset_tags(version.name, version.version),
         "sift.content_hash": version.content_hash,
         "sift.target": version.target,
         "sift.code_version": registry.code_version(),
