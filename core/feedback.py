@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -386,7 +386,7 @@ def champion_registered_at(settings: Settings, dataset: str, version: int) -> da
     key = (settings.tracking_uri, dataset, int(version))
     if key not in _registered:
         info = registry.get_version(settings, dataset, version)
-        created = info.created_at.to_pydatetime() if info.created_at is not None else datetime.now(UTC)
+        created = info.created_at.to_pydatetime() if info.created_at is not None else utcnow()
         _registered[key] = created
     return _registered[key]
 

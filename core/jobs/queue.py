@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core import registry
 from core.config import Settings
 from core.datasets.versions import get_version
-from core.db.models import JOB_ACTIVE, Job
+from core.db.models import JOB_ACTIVE, Job, utcnow
 from core.errors import JobConflict, JobFailed, JobNotFound, ModelNotFound
 from core.processes import HOST, process_alive
 from core.training.budgets import Budget
@@ -38,15 +38,11 @@ STALE_AFTER = timedelta(seconds=120)  # a running job without a heartbeat for th
 UNCLAIMED_AFTER = timedelta(seconds=120)  # a queued job no worker was started for
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def ago(moment: datetime | None, now: datetime | None = None) -> str:
     """``moment`` as '12 s ago', '3 min ago', '2 h ago' or a date."""
     if moment is None:
         return "at an unknown time"
-    seconds = ((now or _now()) - moment).total_seconds()
+    seconds = ((now or utcnow()) - moment).total_seconds()
     if seconds < 90:
         return f"{max(0, round(seconds))} s ago"
     if seconds < 90 * 60:
@@ -60,7 +56,7 @@ def elapsed_seconds(job: Job, now: datetime | None = None) -> float | None:
     """Seconds the job has been (or was) running; None before a worker started it."""
     if job.started_at is None:
         return None
-    end = job.finished_at or now or _now()
+    end = job.finished_at or now or utcnow()
     return max(0.0, (end - job.started_at).total_seconds())
 
 
@@ -71,7 +67,7 @@ def worker_gone(job: Job, now: datetime | None = None) -> bool:
     """Whether a queued or running job's worker is gone, so the job will never finish."""
     if job.status not in JOB_ACTIVE:
         return False
-    now = now or _now()
+    now = now or utcnow()
     if job.pid is not None and job.host == HOST and not process_alive(job.pid):
         return True
     if job.status == "running":
@@ -104,13 +100,13 @@ def list_jobs(*, session: Session, dataset: str | None = None, limit: int | None
         stmt = stmt.where(Job.dataset == dataset)
     if limit:
         stmt = stmt.limit(limit)
-    now = _now()
+    now = utcnow()
     return [_observe(job, now) for job in session.scalars(stmt)]
 
 
 def active_jobs(*, session: Session) -> list[Job]:
     """Queued and running jobs whose worker is alive, oldest first."""
-    now = _now()
+    now = utcnow()
     found = session.scalars(select(Job).where(Job.status.in_(JOB_ACTIVE)).order_by(Job.id))
     return [job for job in found if _observe(job, now).status in JOB_ACTIVE]
 
@@ -290,7 +286,7 @@ def _lock_dataset_jobs(session: Session, dataset: str) -> None:
 
 def _refuse_if_active(session: Session, dataset: str, *, besides: int | None = None) -> None:
     """Raise :class:`JobConflict` if the dataset has a live job; record dead ones as interrupted."""
-    now = _now()
+    now = utcnow()
     for other in session.scalars(select(Job).where(Job.dataset == dataset, Job.status.in_(JOB_ACTIVE))):
         if other.id == besides:
             continue
@@ -355,7 +351,7 @@ def submit_training(
 
 def cancel_job(*, session: Session, job_id: int) -> Job:
     """Cancel a job: a queued one at once; a running one stops after its current trial."""
-    now = _now()
+    now = utcnow()
     cancelled = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == "queued")
@@ -396,7 +392,7 @@ def resume_job(*, session: Session, job_id: int) -> Job:
     job.result = None
     job.pid = job.host = None
     job.finished_at = job.heartbeat_at = None
-    job.created_at = _now()  # the unclaimed-job clock starts again
+    job.created_at = utcnow()  # the unclaimed-job clock starts again
     job.progress = dict(job.progress or {}) | {"stage": "queued"}
     try:
         session.flush()

@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import REPO_ROOT, Settings
 from core.db import open_database
-from core.db.models import Job
+from core.db.models import Job, utcnow
 from core.errors import JobConflict, SiftError, TrainingCancelled
-from core.jobs.queue import _now, _number, cancel_job, get_job, resume_job, submit_training
+from core.jobs.queue import _number, cancel_job, get_job, resume_job, submit_training
 from core.processes import HOST
 from core.training.budgets import Budget
 
@@ -232,7 +232,7 @@ class _Worker:
         stmt = (
             update(Job)
             .where(Job.id == self.job_id, Job.attempt == self.attempt, Job.status == "running")
-            .values(heartbeat_at=_now(), **values)
+            .values(heartbeat_at=utcnow(), **values)
             .execution_options(synchronize_session=False)
         )
         try:
@@ -296,8 +296,8 @@ class _Worker:
                             error=error,
                             result=result,
                             progress=state,
-                            finished_at=_now(),
-                            heartbeat_at=_now(),
+                            finished_at=utcnow(),
+                            heartbeat_at=utcnow(),
                         )
                         .execution_options(synchronize_session=False)
                     )
@@ -309,7 +309,7 @@ class _Worker:
 
 def _claim(session: Session, job_id: int) -> Job | None:
     """Mark a queued job running in this process; None if it was cancelled before it started."""
-    now = _now()
+    now = utcnow()
     claimed = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == "queued")

@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from core.db.models import Batch, Prediction
+from core.db.models import Batch, Prediction, utcnow
 from core.errors import BatchNotFound, NoPredictions
 from core.features import coerce_inputs
 from core.scoring.batch import batch_status
@@ -171,7 +171,7 @@ def _batch_rejections(session: Session, dataset: str) -> list[Batch]:
 
 def day_spans(session: Session, dataset: str, *, now: datetime | None = None) -> list[Span]:
     """One window per UTC day and model version; today's stays open."""
-    today = (now or datetime.now(UTC)).date().isoformat()
+    today = (now or utcnow()).date().isoformat()
     day = func.date(Prediction.created_at)
     stmt = (
         select(

@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def batch_status(batch: Batch, now: datetime | None = None) -> str:
     if batch.pid is not None and batch.host == HOST and not process_alive(batch.pid):
         return "incomplete"
     last = batch.heartbeat_at or batch.created_at
-    return "incomplete" if last is None or (now or datetime.now(UTC)) - last > STALE_AFTER else "running"
+    return "incomplete" if last is None or (now or utcnow()) - last > STALE_AFTER else "running"
 
 
 def find_unfinished(*, session: Session, dataset: str, input_hash: str) -> Batch | None:

@@ -14,9 +14,8 @@ from app.resources import DATASET_KEY
 from app.ui.state import Scope
 from core.config import REPO_ROOT
 from core.datasets.versions import ingest
-from core.db.models import AliasEvent, Feedback, Job, RetrainPolicy
+from core.db.models import AliasEvent, Feedback, Job, RetrainPolicy, utcnow
 from core.feedback import import_labels
-from core.jobs.queue import _now
 from tests.conftest import RICE
 from tests.core.test_feedback_loop import score_rice, write_labels
 
@@ -275,7 +274,7 @@ def _decision(promoted: bool) -> dict:
 
 def test_a_retrain_decision_shows_on_the_train_and_models_pages(trained_settings, trained_sessions) -> None:
     reason = "Champion v1 kept: challenger v2 is worse on the champion's holdout (macro F1 0.8000 vs 0.9000, -0.1000)."
-    now = _now()
+    now = utcnow()
     with trained_sessions.begin() as session:
         session.add(
             AliasEvent(

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import registry
 from core.config import REPO_ROOT
-from core.db.models import Job
+from core.db.models import Job, utcnow
 from core.feedback import feedback_counts, record_label, set_retrain_policy
 from core.jobs import queue, runner
 from core.processes import HOST, process_alive
@@ -35,7 +35,7 @@ def _train_page() -> AppTest:
 
 
 def _add_job(sessions, **fields) -> int:
-    now = queue._now()
+    now = utcnow()
     values = {"dataset": "rice", "dataset_version": 1, "parameters": {"trials": 10, "budget": None}}
     values |= {"study_name": "rice-v1-job1", "started_at": now, "heartbeat_at": now, "host": HOST}
     with sessions.begin() as session:
@@ -92,7 +92,7 @@ def test_a_finished_job_shows_its_result_and_an_interrupted_one_offers_resume(
     done = _add_job(trained_sessions, status="done", progress={"trial": 2, "trials": 2, "values": [0.9, 0.91]})
     with trained_sessions.begin() as session:
         session.get(Job, done).result = result
-        session.get(Job, done).finished_at = queue._now()
+        session.get(Job, done).finished_at = utcnow()
     at = _train_page()
     assert not at.exception and not at.error
     assert "Registered rice **v1**" in _texts(at)
@@ -170,7 +170,7 @@ def test_past_jobs_show_the_registered_winners_score_and_offer_a_prediction(trai
     metrics = champion.metrics | {"cv_f1_macro": 0.9969}
     result = {"model": "rice", "version": 1, "aliases": ["champion"], "metrics": metrics}
     progress = {"stage": "done", "trial": 2, "trials": 2, "best": 0.9834, "values": [0.97, 0.9834]}
-    done = _add_job(trained_sessions, status="done", progress=progress, result=result, finished_at=queue._now())
+    done = _add_job(trained_sessions, status="done", progress=progress, result=result, finished_at=utcnow())
     at = _train_page()
     assert not at.exception and not at.error
     assert _past_jobs(at).loc[done, "best CV macro F1"] == 0.9969
@@ -183,7 +183,7 @@ def test_after_a_new_champion_only_it_is_marked_champion_in_past_jobs(trained_se
         status="done",
         progress={"stage": "done", "trial": 2, "trials": 2},
         result={"model": "rice", "version": 1, "aliases": ["champion"], "metrics": {}},
-        finished_at=queue._now(),
+        finished_at=utcnow(),
     )
     with trained_sessions.begin() as session:
         second = queue.submit_training(session=session, dataset="rice", budget=Budget(trials=1)).id

@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from core.datasets.demo import load_demo
 from core.datasets.versions import ingest
-from core.db.models import Job
+from core.db.models import Job, utcnow
 from core.errors import DatasetNotFound, InvalidBudget, JobConflict, JobNotFound
 from core.jobs import queue
 from core.processes import HOST
@@ -87,7 +87,7 @@ def test_cancel_of_a_queued_job_is_immediate(trained_sessions) -> None:
 
 
 def test_a_job_whose_worker_is_gone_is_interrupted_and_can_be_resumed(trained_sessions) -> None:
-    now = queue._now()
+    now = utcnow()
     with trained_sessions.begin() as session:
         dead = Job(
             dataset="rice",
@@ -117,7 +117,7 @@ def test_a_job_whose_worker_is_gone_is_interrupted_and_can_be_resumed(trained_se
 
 
 def test_liveness_needs_a_live_process_and_a_recent_heartbeat(trained_sessions) -> None:
-    now = queue._now()
+    now = utcnow()
     with trained_sessions.begin() as session:
         alive = Job(
             dataset="rice",
