@@ -20,9 +20,24 @@ from core.db.models import utcnow
 from core.monitoring.drift import DriftResult, compute_drift
 from core.monitoring.ledger import selection_inputs
 from core.monitoring.options import load_options
-from core.monitoring.reference import training_data
+from core.monitoring.reference import TrainingData, training_data
 
 ADHOC_REPORTS = 10  # reports of one-off checks kept per dataset
+
+
+def against_training(
+    data: TrainingData, current: Any, settings: Settings, options: dict[str, dict[str, Any]]
+) -> DriftResult:
+    """Drift of ``current`` inputs against the version's training data, with the settings' drift
+    share and minimum window, and the per-column ``options``."""
+    return compute_drift(
+        data.train,
+        current,
+        data.features,
+        options=options,
+        drift_share=settings.drift_share,
+        min_rows=settings.drift_min_rows,
+    )
 
 
 def reports_dir(settings: Settings, dataset: str) -> Path:
@@ -61,15 +76,7 @@ def measure_selection(
     version = champion_version(settings, dataset, session=session)
     data = training_data(session=session, settings=settings, dataset=dataset, version=version)
     current, _ = selection_inputs(session, dataset, selection, data.features)
-    chosen = load_options(session=session, dataset=dataset) | (options or {})
-    result = compute_drift(
-        data.train,
-        current,
-        data.features,
-        options=chosen,
-        drift_share=settings.drift_share,
-        min_rows=settings.drift_min_rows,
-    )
+    result = against_training(data, current, settings, load_options(session=session, dataset=dataset) | (options or {}))
     result.model_version, result.window = version, selection.describe()
     return result
 
@@ -88,15 +95,7 @@ def measure_file(
     frame = read_csv(path).frame
     typed, reasons, _ = check_inputs(frame, {"features": data.features})
     current = typed[reasons.to_numpy() == ""]
-    chosen = load_options(session=session, dataset=dataset) | (options or {})
-    result = compute_drift(
-        data.train,
-        current,
-        data.features,
-        options=chosen,
-        drift_share=settings.drift_share,
-        min_rows=settings.drift_min_rows,
-    )
+    result = against_training(data, current, settings, load_options(session=session, dataset=dataset) | (options or {}))
     result.model_version, result.window = version, f"file {Path(path).name}"
     if len(current) < len(frame):
         result.notes.append(f"{len(frame) - len(current):,} rows break the input contract and were left out.")

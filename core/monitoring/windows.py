@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.config import Settings
 from core.db.models import AlertEvent, DriftWindow, utcnow
 from core.errors import WindowNotFound
-from core.monitoring import checks, drift, estimate, ledger
+from core.monitoring import checks, estimate, ledger
 from core.monitoring.alerts import alert_as_dict, check_alerts
 from core.monitoring.ledger import Span, window_label
 from core.monitoring.options import load_options, options_key
@@ -123,14 +123,7 @@ def _measure(
     if window.rows >= settings.drift_min_rows:
         data = training_data(session=session, settings=settings, dataset=dataset, version=span.model_version)
         current, _ = ledger.read_inputs(session, where, data.features)
-        result = drift.compute_drift(
-            data.train,
-            current,
-            data.features,
-            options=options,
-            drift_share=settings.drift_share,
-            min_rows=settings.drift_min_rows,
-        )
+        result = checks.against_training(data, current, settings, options)
         window.status = "measured"
         window.drift_share, window.dataset_drift = result.drift_share, result.dataset_drift
         window.columns = result.stored_columns()
@@ -317,13 +310,6 @@ def window_report(*, session: Session, settings: Settings, window_id: int) -> Pa
     data = training_data(session=session, settings=settings, dataset=window.dataset, version=window.model_version)
     current, _ = ledger.read_inputs(session, span.where(window.dataset), data.features)
     options = load_options(session=session, dataset=window.dataset)  # as measured: same options key
-    result = drift.compute_drift(
-        data.train,
-        current,
-        data.features,
-        options=options,
-        drift_share=settings.drift_share,
-        min_rows=settings.drift_min_rows,
-    )
+    result = checks.against_training(data, current, settings, options)
     _forget_report(settings, window)
     return checks.save_report(result, settings, window.dataset, path.stem)
