@@ -1,6 +1,5 @@
-"""What the command groups share: the settings, the whole-number argument type, the tuning budget flags
-of train and retrain, and how a finished training job is reported. The leading underscores say these are
-the command line's own helpers, not an API of the core."""
+"""What the command groups share: the whole-number argument type, the tuning budget flags of train
+and retrain, and how a finished training job is reported."""
 
 from __future__ import annotations
 
@@ -8,16 +7,11 @@ import argparse
 import sys
 from typing import Any
 
-from core.config import get_settings
 from core.jobs import queue
 from core.training import BUDGETS, Budget
 
 
-def _settings():
-    return get_settings()
-
-
-def _training_result(job: Any) -> dict[str, Any]:
+def report_training(job: Any) -> dict[str, Any]:
     """A done job's result, its warnings (e.g. no better than chance) also on stderr, with one line
     each for the rows left out and the library warnings written to the job's log."""
     result = queue.training_result(job)
@@ -32,28 +26,24 @@ def _training_result(job: Any) -> dict[str, Any]:
     return result
 
 
-def _budget(args: argparse.Namespace) -> Budget:
+def budget_from(args: argparse.Namespace) -> Budget:
     """The budget of the flags: a named budget fills in the limits not given; explicit limits alone apply as given."""
     return Budget(args.budget, trials=args.trials, timeout=args.timeout, seed=args.seed)
 
 
-def _budget_names() -> list[str]:
-    return list(BUDGETS)
-
-
-def _add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
     """The tuning budget flags that train and retrain share."""
     parser.add_argument(
         "--budget",
-        choices=_budget_names(),
+        choices=list(BUDGETS),
         help="preset of trials and seconds (default: quick, unless --trials or --timeout is given)",
     )
-    parser.add_argument("--trials", type=_positive_int, help="XGBoost trials; overrides the budget's")
+    parser.add_argument("--trials", type=positive_int, help="XGBoost trials; overrides the budget's")
     parser.add_argument("--timeout", type=float, help="seconds for the search, from the start; overrides the budget's")
     parser.add_argument("--seed", type=int)
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from core import registry
-from core.cli.common import _positive_int, _settings
+from core.cli.common import positive_int
+from core.config import get_settings
 from core.datasets.demo import DEMO_DATASET, load_demo
 from core.datasets.versions import (
     compare_versions,
@@ -43,7 +44,7 @@ def _markers(text: str | None) -> list[str] | None:
 
 def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
     roles = _roles(args.role)
-    with open_database(_settings()).begin() as session:
+    with open_database(get_settings()).begin() as session:
         version, created = ingest(
             session=session,
             path=args.path,
@@ -80,19 +81,19 @@ def _version_summary(version: Any) -> dict[str, Any]:
 
 
 def cmd_datasets(args: argparse.Namespace) -> dict[str, Any]:
-    with open_database(_settings())() as session:
+    with open_database(get_settings())() as session:
         if args.name:
             get_version(session=session, name=args.name)  # raises, listing known datasets
         return {"versions": [_version_summary(v) for v in list_versions(session=session, name=args.name)]}
 
 
 def cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
-    with open_database(_settings())() as session:
+    with open_database(get_settings())() as session:
         return compare_versions(session=session, name=args.dataset, a=args.a, b=args.b).as_dict()
 
 
 def cmd_delete(args: argparse.Namespace) -> dict[str, Any]:
-    settings = _settings()
+    settings = get_settings()
     with open_database(settings).begin() as session:
         deleted = delete_version(session=session, name=args.dataset, version=args.version, settings=settings)
         return {"dataset": deleted.name, "version": deleted.version, "deleted": True}
@@ -100,7 +101,7 @@ def cmd_delete(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
     """Load the bundled rice data and train a first model, each only if missing."""
-    settings = _settings()
+    settings = get_settings()
     sessions = open_database(settings)
     out: dict[str, Any] = {"dataset": DEMO_DATASET, "ingested": False, "trained": False}
     with sessions.begin() as session:
@@ -138,17 +139,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     p = commands.add_parser("compare", help="compare two versions of a dataset: schema and size")
     p.add_argument("--dataset", required=True)
-    p.add_argument("--a", required=True, type=_positive_int, help="the earlier version")
-    p.add_argument("--b", required=True, type=_positive_int, help="the later version")
+    p.add_argument("--a", required=True, type=positive_int, help="the earlier version")
+    p.add_argument("--b", required=True, type=positive_int, help="the later version")
     p.set_defaults(func=cmd_compare)
 
     p = commands.add_parser("delete", help="delete a dataset version no registered model was trained on")
     p.add_argument("--dataset", required=True)
-    p.add_argument("--version", required=True, type=_positive_int)
+    p.add_argument("--version", required=True, type=positive_int)
     p.set_defaults(func=cmd_delete)
 
 
 def add_demo_command(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("demo", help="load the bundled rice data and train a first model if missing")
-    p.add_argument("--trials", type=_positive_int, default=DEMO_TRIALS)
+    p.add_argument("--trials", type=positive_int, default=DEMO_TRIALS)
     p.set_defaults(func=cmd_demo)

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.cli.common import _add_budget_arguments, _budget, _positive_int, _settings, _training_result
+from core.cli.common import add_budget_arguments, budget_from, positive_int, report_training
+from core.config import get_settings
 from core.datasets.versions import get_version
 from core.db import open_database
 from core.feedback import feedback_counts
@@ -24,7 +25,7 @@ def cmd_feedback(args: argparse.Namespace) -> dict[str, Any]:
     When the dataset retrains automatically and the labels cross its threshold, the retrain job
     is started in the background (``retrain.job_id``, ``retrain.pid``).
     """
-    settings = _settings()
+    settings = get_settings()
     sessions = open_database(settings)
     out: dict[str, Any] = {"dataset": args.dataset}
     with sessions() as session:
@@ -57,12 +58,12 @@ def cmd_feedback(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_retrain(args: argparse.Namespace) -> dict[str, Any]:
     """Retrain the champion with the labelled feedback in the foreground (a job, like train), then decide."""
-    settings = _settings()
+    settings = get_settings()
     sessions = open_database(settings)
     with sessions.begin() as session:
-        job = submit_retrain(session=session, settings=settings, dataset=args.dataset, budget=_budget(args))
+        job = submit_retrain(session=session, settings=settings, dataset=args.dataset, budget=budget_from(args))
     print(f"Retrain job {job.id} for {job.dataset}…", file=sys.stderr)
-    return _training_result(runner.run_job(sessions=sessions, settings=settings, job_id=job.id, workloads=WORKLOADS))
+    return report_training(runner.run_job(sessions=sessions, settings=settings, job_id=job.id, workloads=WORKLOADS))
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -72,7 +73,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True)
     p.add_argument("--input", type=Path, help="CSV file with the columns prediction_id and label")
     p.add_argument("--who", help="who gives the labels, for the history (default: the login name)")
-    p.add_argument("--threshold", type=_positive_int, help="labels since the champion that make a retrain due")
+    p.add_argument("--threshold", type=positive_int, help="labels since the champion that make a retrain due")
     p.add_argument("--auto", choices=("on", "off"), help="start a retrain by itself when the threshold is crossed")
     p.set_defaults(func=cmd_feedback)
 
@@ -80,5 +81,5 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "retrain", help="retrain the champion with the labelled feedback; promote it only if it is not worse"
     )
     p.add_argument("--dataset", required=True)
-    _add_budget_arguments(p)
+    add_budget_arguments(p)
     p.set_defaults(func=cmd_retrain)

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from core import registry
-from core.cli.common import _positive_int, _settings
+from core.cli.common import positive_int
+from core.config import get_settings
 from core.db import open_database
 from core.export import export_model
 from core.model_card import build_card
@@ -15,12 +16,12 @@ from core.promotion import alias_history, history_rows, promote, rollback
 
 
 def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
-    versions = registry.list_versions(_settings(), args.dataset)
+    versions = registry.list_versions(get_settings(), args.dataset)
     return {"model": args.dataset, "versions": [v.as_dict() for v in versions]}
 
 
 def cmd_promote(args: argparse.Namespace) -> dict[str, Any]:
-    settings = _settings()
+    settings = get_settings()
     with open_database(settings).begin() as session:
         change = promote(
             session=session, settings=settings, dataset=args.dataset, version=args.version, reason=args.reason
@@ -29,21 +30,21 @@ def cmd_promote(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_rollback(args: argparse.Namespace) -> dict[str, Any]:
-    settings = _settings()
+    settings = get_settings()
     with open_database(settings).begin() as session:
         change = rollback(session=session, settings=settings, dataset=args.dataset, reason=args.reason)
     return change.as_dict()
 
 
 def cmd_history(args: argparse.Namespace) -> dict[str, Any]:
-    settings = _settings()
+    settings = get_settings()
     with open_database(settings).begin() as session:
         events = alias_history(session=session, dataset=args.dataset, settings=settings)
         return {"model": args.dataset, "history": history_rows(events)}
 
 
 def cmd_card(args: argparse.Namespace) -> dict[str, Any]:
-    settings = _settings()
+    settings = get_settings()
     version = args.version or registry.alias_version(settings, args.dataset)
     with open_database(settings)() as session:
         card = build_card(session=session, settings=settings, dataset=args.dataset, version=version)
@@ -58,7 +59,7 @@ def cmd_card(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
-    settings = _settings()
+    settings = get_settings()
     with open_database(settings)() as session:
         return export_model(
             session=session,
@@ -77,7 +78,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     p = commands.add_parser("promote", help="make a model version the champion (recorded in the alias history)")
     p.add_argument("--dataset", required=True)
-    p.add_argument("--version", required=True, type=_positive_int)
+    p.add_argument("--version", required=True, type=positive_int)
     p.add_argument("--reason", default="", help="why, for the alias history")
     p.set_defaults(func=cmd_promote)
 
@@ -94,7 +95,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def add_card_commands(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("card", help="a model version's card; --output writes it as Markdown and HTML")
     p.add_argument("--dataset", required=True)
-    p.add_argument("--version", type=_positive_int, help="default: the champion")
+    p.add_argument("--version", type=positive_int, help="default: the champion")
     p.add_argument("--output", type=Path, help="folder for model_card_NAME_vN.md and .html")
     p.set_defaults(func=cmd_card)
 
@@ -102,5 +103,5 @@ def add_card_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True)
     p.add_argument("--output", required=True, type=Path, help="a new (or empty) folder")
     p.add_argument("--format", choices=("mlflow", "onnx"), default="mlflow")
-    p.add_argument("--version", type=_positive_int, help="default: the champion")
+    p.add_argument("--version", type=positive_int, help="default: the champion")
     p.set_defaults(func=cmd_export)

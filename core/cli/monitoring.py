@@ -7,7 +7,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from core.cli.common import _positive_int, _settings
+from core.cli.common import positive_int
+from core.config import get_settings
 from core.datasets.versions import get_version
 from core.db import open_database
 from core.errors import DriftOptionError
@@ -40,7 +41,7 @@ def _dates(text: str | None) -> tuple[Any, Any]:
 
 def cmd_drift(args: argparse.Namespace) -> dict[str, Any]:
     """Drift of a window of inputs against the champion's training data; or, with --windows, drift over time."""
-    settings = _settings()
+    settings = get_settings()
     sessions = open_database(settings)
     if args.windows:
         return windows.refresh(
@@ -74,7 +75,7 @@ def cmd_drift(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_alerts(args: argparse.Namespace) -> dict[str, Any]:
     """A dataset's monitoring alerts, newest first; --ack acknowledges one first."""
     out: dict[str, Any] = {"dataset": args.dataset}
-    with open_database(_settings()).begin() as session:
+    with open_database(get_settings()).begin() as session:
         get_version(session=session, name=args.dataset)  # an unknown dataset is refused
         if args.ack is not None:
             alert = acknowledge(
@@ -92,7 +93,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True)
     window = p.add_mutually_exclusive_group()
     window.add_argument("--input", type=Path, help="a CSV file of inputs to compare")
-    window.add_argument("--last", type=_positive_int, metavar="N", help="the last N predictions (default: 1000)")
+    window.add_argument("--last", type=positive_int, metavar="N", help="the last N predictions (default: 1000)")
     window.add_argument("--batch", metavar="ID", help="the predictions of one scored batch")
     window.add_argument("--dates", metavar="START:END", help="predictions made from START to END (ISO dates)")
     window.add_argument(
@@ -100,7 +101,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         choices=("day", "batch", "count"),
         help="drift over time: measure and store the new windows of this kind, then check alerts",
     )
-    p.add_argument("--size", type=_positive_int, metavar="N", help="predictions per window with --windows count")
+    p.add_argument("--size", type=positive_int, metavar="N", help="predictions per window with --windows count")
     p.add_argument("--method", action="append", metavar="COLUMN=METHOD", help="drift method for a column (repeatable)")
     p.add_argument("--threshold", action="append", metavar="COLUMN=VALUE", help="drift threshold for a column")
     p.add_argument("--report", type=Path, metavar="PATH", help="also write Evidently's full report as HTML")
@@ -108,7 +109,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     p = commands.add_parser("alerts", help="a dataset's monitoring alerts, newest first; --ack ID acknowledges one")
     p.add_argument("--dataset", required=True)
-    p.add_argument("--ack", type=_positive_int, metavar="ID", help="acknowledge this alert")
+    p.add_argument("--ack", type=positive_int, metavar="ID", help="acknowledge this alert")
     p.add_argument("--who", help="who acknowledges (default: your login name)")
     p.add_argument("--status", choices=("open", "acknowledged"), help="only alerts in this state")
     p.set_defaults(func=cmd_alerts)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.cli.common import _settings
+from core.config import get_settings
 from core.db import open_database
 from core.scoring.batch import batch_as_dict, list_batches, score_file
 
@@ -22,7 +22,7 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
             shown[0] = time.monotonic()
             print(f"scored {done:,} of about {expected:,} rows", file=sys.stderr)
 
-    settings = _settings()
+    settings = get_settings()
     result = score_file(
         sessions=open_database(settings),
         settings=settings,
@@ -35,7 +35,7 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_batches(args: argparse.Namespace) -> dict[str, Any]:
-    with open_database(_settings())() as session:
+    with open_database(get_settings())() as session:
         return {
             "dataset": args.dataset,
             "batches": [batch_as_dict(b) for b in list_batches(session=session, dataset=args.dataset)],

@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from core.cli.common import _add_budget_arguments, _budget, _positive_int, _settings, _training_result
+from core.cli.common import add_budget_arguments, budget_from, positive_int, report_training
+from core.config import get_settings
 from core.db import open_database
 from core.jobs import queue, runner
 from core.jobs.worker import join_study
@@ -15,15 +16,15 @@ from core.workloads import WORKLOADS
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     """Train in the foreground, recorded as a job so one job per dataset holds across CLI and pages."""
-    settings = _settings()
+    settings = get_settings()
     sessions = open_database(settings)
     with sessions.begin() as session:
         job = queue.submit_training(
-            session=session, dataset=args.dataset, dataset_version=args.dataset_version, budget=_budget(args)
+            session=session, dataset=args.dataset, dataset_version=args.dataset_version, budget=budget_from(args)
         )
     print(f"Training job {job.id} for {job.dataset} v{job.dataset_version}…", file=sys.stderr)
     print(f"Other machines can help: {_worker_command(job.dataset, job.study_name)}", file=sys.stderr)
-    return _training_result(runner.run_job(sessions=sessions, settings=settings, job_id=job.id, workloads=WORKLOADS))
+    return report_training(runner.run_job(sessions=sessions, settings=settings, job_id=job.id, workloads=WORKLOADS))
 
 
 def _worker_command(dataset: str, study: str | None) -> str:
@@ -32,7 +33,7 @@ def _worker_command(dataset: str, study: str | None) -> str:
 
 def cmd_tune_worker(args: argparse.Namespace) -> dict[str, Any]:
     """Join a training job's tuning study (same database) and run trials until it needs no more."""
-    settings = _settings()
+    settings = get_settings()
     print(f"Joining study {args.study} of {args.dataset}…", file=sys.stderr)
     result = join_study(
         sessions=open_database(settings), settings=settings, dataset=args.dataset, study_name=args.study
@@ -42,14 +43,14 @@ def cmd_tune_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_run_job(args: argparse.Namespace) -> dict[str, Any]:
     """Run a queued job (what ``core.jobs.runner.start_job`` launches in the background)."""
-    settings = _settings()
+    settings = get_settings()
     job = runner.run_job(sessions=open_database(settings), settings=settings, job_id=args.job_id, workloads=WORKLOADS)
     queue.training_result(job)  # a job that did not end done exits 2 with the reason
     return queue.job_as_dict(job)
 
 
 def cmd_jobs(args: argparse.Namespace) -> dict[str, Any]:
-    with open_database(_settings())() as session:
+    with open_database(get_settings())() as session:
         return {
             "dataset": args.dataset,
             "jobs": [queue.job_as_dict(j) for j in queue.list_jobs(session=session, dataset=args.dataset)],
@@ -57,28 +58,28 @@ def cmd_jobs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_cancel(args: argparse.Namespace) -> dict[str, Any]:
-    with open_database(_settings()).begin() as session:
+    with open_database(get_settings()).begin() as session:
         return queue.job_as_dict(queue.cancel_job(session=session, job_id=args.job))
 
 
 def cmd_resume(args: argparse.Namespace) -> dict[str, Any]:
     """Resume an interrupted or failed job in the foreground, continuing its Optuna study."""
-    settings = _settings()
+    settings = get_settings()
     sessions = open_database(settings)
     with sessions.begin() as session:
         job = queue.resume_job(session=session, job_id=args.job)
-    return _training_result(runner.run_job(sessions=sessions, settings=settings, job_id=job.id, workloads=WORKLOADS))
+    return report_training(runner.run_job(sessions=sessions, settings=settings, job_id=job.id, workloads=WORKLOADS))
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("train", help="tune and register a model for a dataset")
     p.add_argument("--dataset", required=True)
     p.add_argument("--dataset-version", type=int, help="default: the latest version")
-    _add_budget_arguments(p)
+    add_budget_arguments(p)
     p.set_defaults(func=cmd_train)
 
     p = commands.add_parser("run-job", help="run a queued job (used by the background launcher)")
-    p.add_argument("job_id", type=_positive_int, metavar="JOB_ID")
+    p.add_argument("job_id", type=positive_int, metavar="JOB_ID")
     p.set_defaults(func=cmd_run_job)
 
     p = commands.add_parser(
@@ -93,9 +94,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_jobs)
 
     p = commands.add_parser("cancel", help="cancel a job: a queued one at once, a running one after its trial")
-    p.add_argument("--job", required=True, type=_positive_int)
+    p.add_argument("--job", required=True, type=positive_int)
     p.set_defaults(func=cmd_cancel)
 
     p = commands.add_parser("resume", help="resume an interrupted or failed job in the foreground")
-    p.add_argument("--job", required=True, type=_positive_int)
+    p.add_argument("--job", required=True, type=positive_int)
     p.set_defaults(func=cmd_resume)

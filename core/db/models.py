@@ -26,15 +26,17 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
+    @staticmethod
+    def _in_utc(value: datetime | None) -> datetime | None:
+        if value is None or value.tzinfo is UTC:  # the common case, on every ledger row: nothing to do
+            return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return self._in_utc(value)
+
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return self._in_utc(value)
 
 
 class Base(DeclarativeBase):

@@ -240,15 +240,16 @@ def job_progress(job: Job, *, aliases: Mapping[int, list[str]] | None = None) ->
         stage=progress.get("stage") or job.status,
         trial=int(progress.get("trial") or 0),
         trials=int(planned) if planned else None,
-        best=_number(progress.get("best")),
+        best=finite_number(progress.get("best")),
         values=list(progress.get("values") or []),
         version=None if version is None else int(version),
-        score=_number(metrics.get("cv_f1_macro")) if version is not None else None,
+        score=finite_number(metrics.get("cv_f1_macro")) if version is not None else None,
         aliases=list((aliases or {}).get(int(version), [])) if version is not None else [],
     )
 
 
-def _number(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
+    """A progress value as a float, None when missing or not finite (JSON has no NaN)."""
     if value is None:
         return None
     value = float(value)

@@ -33,7 +33,7 @@ from core.config import REPO_ROOT, Settings
 from core.db import open_database
 from core.db.models import Job, utcnow
 from core.errors import JobConflict, SiftError, TrainingCancelled
-from core.jobs.queue import _number, cancel_job, get_job, resume_job, submit_training
+from core.jobs.queue import cancel_job, finite_number, get_job, resume_job, submit_training
 from core.processes import HOST
 from core.training.budgets import Budget
 
@@ -250,12 +250,12 @@ class _Worker:
                 if update_.get(key) is not None:
                     state[key] = update_[key]
             if "best" in update_:
-                state["best"] = _number(update_["best"])
+                state["best"] = finite_number(update_["best"])
             trial = update_.get("trial")
             trial_end = trial is not None and trial > self._last_trial
             if trial_end:
                 self._last_trial = trial
-                state["values"] = [*state["values"], _number(update_.get("value"))]
+                state["values"] = [*state["values"], finite_number(update_.get("value"))]
             self.state = state
             now = time.monotonic()
             if not trial_end and now - self._last_write < PROGRESS_WRITE_SECONDS:
