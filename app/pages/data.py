@@ -8,13 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from app import resources
-from app.ui import access
+from app.ui import access, file_checks
 from app.ui import data as ui
 from app.ui.uploads import forget_upload, keep_upload
 from core.datasets import explore
-from core.datasets.reading import DEFAULT_MISSING_MARKERS, CsvFile, read_csv
-from core.datasets.roles import ColumnRole, infer_roles
-from core.datasets.target import TargetSuggestion, check_target, suggest_target
+from core.datasets.leakage import version_leaks
+from core.datasets.reading import DEFAULT_MISSING_MARKERS
 from core.datasets.versions import (
     DatasetVersion,
     compare_versions,
@@ -51,26 +50,6 @@ def _keep_upload(widget_key: str) -> None:
     """Copy the uploaded file to a temporary file that the reading and the ingest work on."""
     if keep_upload(widget_key, UPLOAD_PATH, UPLOAD_NAME, UPLOAD_PREFIX):
         st.session_state[UPLOAD_ID] = st.session_state.get(UPLOAD_ID, 0) + 1
-
-
-@st.cache_data(max_entries=2, show_spinner="Reading the file…")
-def _read_file(path: str, markers: tuple[str, ...], modified: float) -> tuple[CsvFile, list[ColumnRole]]:
-    csv_file = read_csv(path, missing_markers=list(markers))
-    return csv_file, infer_roles(csv_file.frame)
-
-
-@st.cache_data(max_entries=2, show_spinner=False)
-def _suggest(path: str, markers: tuple[str, ...], modified: float) -> TargetSuggestion:
-    """The target suggested for the file as read (see core.datasets.target)."""
-    csv_file, inferred = _read_file(path, markers, modified)
-    return suggest_target(csv_file.frame, inferred)
-
-
-@st.cache_data(max_entries=CACHE_RESULTS, show_spinner=False)
-def _check(path: str, markers: tuple[str, ...], modified: float, target: str, role: str) -> list[str]:
-    """Warnings on predicting ``target`` of the file as read (see core.datasets.target)."""
-    csv_file, _ = _read_file(path, markers, modified)
-    return check_target(csv_file.frame, target, role)
 
 
 def _save(*, path: str, filename: str, name: str, target: str, roles: dict[str, str], markers: list[str]) -> None:
@@ -115,7 +94,7 @@ def review_file(path: str, filename: str) -> None:
     )
     try:
         modified = Path(path).stat().st_mtime if Path(path).exists() else 0.0
-        csv_file, inferred = _read_file(path, tuple(markers), modified)
+        csv_file, inferred = file_checks.read_file(path, tuple(markers), modified)
     except SiftError as exc:
         st.error(str(exc))
         return
@@ -124,7 +103,7 @@ def review_file(path: str, filename: str) -> None:
 
     names = [c.name for c in inferred]
     roles = {c.name: c.role for c in inferred}
-    suggestion = _suggest(path, tuple(markers), modified)
+    suggestion = file_checks.suggest(path, tuple(markers), modified)
     target = st.selectbox(
         "Target: the column to predict",
         names,
@@ -134,8 +113,9 @@ def review_file(path: str, filename: str) -> None:
     )
     st.caption(suggestion.reason if suggestion.column else f"{suggestion.reason} Pick the column to predict.")
     if target is not None:
-        for warning in _check(path, tuple(markers), modified, target, roles[target]):
+        for warning in file_checks.target_warnings(path, tuple(markers), modified, target, roles[target]):
             st.warning(warning)
+    leaks = st.container()  # filled once the roles below are chosen: a column set to identifier is not checked
     st.markdown("**Column roles** — what Sift will do with each column. Change a role where it guessed wrong.")
     edited = ui.roles_editor(inferred, key=f"data_roles_{upload}")
     if target is not None:
@@ -155,6 +135,9 @@ def review_file(path: str, filename: str) -> None:
         help="Letters, digits, '.', '_' or '-'. Saving under an existing name adds a version to it.",
     )
     chosen = dict(zip(edited["column"], edited["role"], strict=True))
+    if target is not None:
+        for warning in file_checks.leak_warnings(path, tuple(markers), modified, target, chosen):
+            leaks.warning(warning)
     overrides = {c.name: chosen[c.name] for c in inferred if chosen[c.name] != c.role and c.name != target}
     if st.button(
         "Save as dataset version",
@@ -209,6 +192,12 @@ def _sample(ref: VersionRef) -> explore.Sample:
         return explore.sample_frame(session=session, version=_version(session, ref))
 
 
+@st.cache_data(max_entries=CACHE_RESULTS, show_spinner="Looking for columns that give the target away…")
+def _leaks(ref: VersionRef) -> list[str]:
+    with resources.sessions()() as session:
+        return [leak.message for leak in version_leaks(session=session, version=_version(session, ref))]
+
+
 @st.cache_data(max_entries=CACHE_RESULTS, show_spinner=False)
 def _preview(ref: VersionRef) -> pd.DataFrame:
     with resources.sessions()() as session:
@@ -236,7 +225,7 @@ def show_overview(version: DatasetVersion, ref: VersionRef) -> None:
     ov = _overview(ref)
     with resources.sessions()() as session:
         unlabelled = unlabelled_rows(session=session, version=version)
-    ui.show_overview(version, ov, unlabelled, _preview(ref))
+    ui.show_overview(version, ov, unlabelled, _preview(ref), _leaks(ref))
 
 
 def show_column(version: DatasetVersion, ref: VersionRef) -> None:

@@ -115,7 +115,12 @@ def unlabelled_note(count: int, version: DatasetVersion) -> str:
     )
 
 
-def show_overview(version: DatasetVersion, ov: explore.Overview, unlabelled: int, preview: pd.DataFrame) -> None:
+def show_overview(
+    version: DatasetVersion, ov: explore.Overview, unlabelled: int, preview: pd.DataFrame, leaks: list[str]
+) -> None:
+    """Counts, roles and class balance of a version; first the columns that give its target away, if any."""
+    for leak in leaks:
+        st.warning(leak)
     if unlabelled:
         st.info(unlabelled_note(unlabelled, version))
     cells = max(ov.rows * ov.columns, 1)

@@ -11,6 +11,7 @@ from core import registry
 from core.cli.common import positive_int
 from core.config import get_settings
 from core.datasets.demo import DEMO_DATASET, load_demo
+from core.datasets.leakage import version_leaks
 from core.datasets.versions import (
     compare_versions,
     delete_version,
@@ -44,7 +45,8 @@ def _markers(text: str | None) -> list[str] | None:
 
 def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
     roles = _roles(args.role)
-    with open_database(get_settings()).begin() as session:
+    sessions = open_database(get_settings())
+    with sessions.begin() as session:
         version, created = ingest(
             session=session,
             path=args.path,
@@ -53,7 +55,7 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
             roles=roles,
             missing_markers=_markers(args.missing_markers),
         )
-        return {
+        out = {
             "dataset": version.name,
             "version": version.version,
             "rows": version.row_count,
@@ -63,6 +65,12 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
             # rows with an empty target: kept in the version, left out of training
             "unlabelled_rows": unlabelled_rows(session=session, version=version),
         }
+    with sessions() as session:  # the rows as committed, as the Data page and training read them
+        version = get_version(session=session, name=out["dataset"], version=out["version"])
+        warnings = [leak.message for leak in version_leaks(session=session, version=version)]
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return out | ({"warnings": warnings} if warnings else {})
 
 
 def _version_summary(version: Any) -> dict[str, Any]:

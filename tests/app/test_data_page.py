@@ -312,3 +312,31 @@ def test_a_file_without_a_likely_label_asks_for_the_target(settings, sessions, t
     at.selectbox(key="data_target_0").set_value("sensor").run()
     assert any("Almost every row has its own value of `sensor`" in w.value for w in at.warning)
     assert not at.button(key="data_save").disabled
+
+
+def _leak_warnings(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning if "alone predicts" in w.value]
+
+
+def test_a_column_that_gives_the_target_away_is_warned_about_until_left_out(settings, sessions, tmp_path: Path) -> None:
+    from palmerpenguins import load_penguins
+
+    path = tmp_path / "penguins.csv"
+    penguins = load_penguins()
+    penguins.assign(genus=penguins["species"].str[:3]).to_csv(path, index=False)
+    at = _data_page(**{UPLOAD_PATH: str(path), UPLOAD_NAME: "penguins.csv"})
+    assert at.selectbox(key="data_target_0").value == "species"
+    [warning] = _leak_warnings(at)
+    assert warning.startswith("`genus` alone predicts `species` perfectly") and "set its role to identifier" in warning
+
+    editor = at.data_editor[0]
+    row = editor.value["column"].tolist().index("genus")
+    at.session_state[editor.key] = {"edited_rows": {row: {"role": "identifier"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception and _leak_warnings(at) == []  # left out of training, as the warning advises
+
+    with sessions.begin() as session:  # the file stored with genus as read: its overview warns
+        ingest(session=session, path=path, name="coded", target="species")
+    at = _data_page(**{DATASET_KEY: "coded"})
+    assert not at.exception
+    assert _leak_warnings(at) == [warning]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import palmerpenguins
 import pytest
 
-from tests.cli.conftest import ok, user_error
+from tests.cli.conftest import ok, run, user_error
 from tests.conftest import RICE
 
 
@@ -64,3 +66,22 @@ def test_delete_of_a_version_a_model_uses_exits_2(trained_settings) -> None:
     message = user_error(trained_settings.home, "delete", "--dataset", "rice", "--version", "1")
     assert "cannot be deleted" in message and "1 (champion)" in message
     assert [v["version"] for v in ok(trained_settings.home, "datasets")["versions"]] == [1]
+
+
+def test_ingest_warns_of_a_column_that_gives_the_target_away(settings, tmp_path: Path) -> None:
+    penguins = palmerpenguins.load_penguins()
+    clean, leaking = tmp_path / "penguins.csv", tmp_path / "penguins_coded.csv"
+    penguins.to_csv(clean, index=False)
+    penguins.assign(genus=penguins["species"].str[:3]).to_csv(leaking, index=False)
+
+    assert "warnings" not in ok(settings.home, "ingest", str(clean), "--name", "penguins", "--target", "species")
+    done = run(settings.home, "ingest", str(leaking), "--name", "coded", "--target", "species")
+    assert done.returncode == 0, done.stderr
+    [warning] = json.loads(done.stdout)["warnings"]
+    assert warning.startswith("`genus` alone predicts `species` perfectly") and "identifier" in warning
+    assert f"warning: {warning}" in done.stderr.splitlines()
+    # left out as the warning advises: no warning on the new version
+    again = ok(
+        settings.home, "ingest", str(leaking), "--name", "coded", "--target", "species", "--role", "genus=identifier"
+    )
+    assert again["version"] == 2 and "warnings" not in again
