@@ -10,7 +10,12 @@ Two methods, chosen by the model:
 - **Typical-value substitution** for any other classifier (logistic regression, random forest,
   histogram gradient boosting, ...): each column in turn is set to its typical training value
   (from the input contract) and the drop in the predicted class's probability is that column's
-  contribution. All substituted rows go through one ``predict_proba`` call.
+  contribution. All substituted rows go through one ``predict_proba`` call. For a weighted
+  ensemble this is exactly its members' reasons, weighted: probabilities mix linearly, so the
+  ensemble's drop is the weighted sum of its members' drops.
+
+A model with calibrated probabilities (it has a ``calibrator`` in front of its ``model``) is
+explained through its model: XGBoost's contributions of the model the calibration reshapes.
 
 Positive contributions push towards the predicted class, negative ones away from it.
 """
@@ -205,7 +210,8 @@ def contributions(
     """
     class_index = np.asarray(class_index, dtype=int)
     features = list(typed.columns)
-    parts = _xgboost_parts(pipeline, features)
+    uncalibrated = pipeline.model if getattr(pipeline, "calibrator", None) is not None else pipeline
+    parts = _xgboost_parts(uncalibrated, features)
     if parts is not None:
         if transformed is None:
             transformed = parts.preprocess.transform(typed)

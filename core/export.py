@@ -2,7 +2,8 @@
 
 The MLflow directory is what ``mlflow models serve`` and ``mlflow.pyfunc.load_model`` take.
 ONNX is offered for pipelines whose every step has a faithful ONNX translation (numbers, and
-categories without grouped rare values, into any of Sift's classifiers; not free text). Each
+categories without grouped rare values, into any of Sift's classifiers; not free text, not a
+weighted ensemble, not calibrated probabilities). Each
 ONNX export is checked against the scikit-learn Pipeline on the version's holdout before it is
 written, and the check's figures are returned and saved beside the model.
 """
@@ -28,7 +29,7 @@ from core.config import Settings
 from core.errors import ExportError, SiftError
 from core.features import coerce_inputs
 from core.holdout import load_holdout
-from core.training.estimators import DenseFeatures, EncodedLabelClassifier
+from core.training.estimators import Calibrated, DenseFeatures, EncodedLabelClassifier, WeightedEnsemble
 
 FORMATS = ("mlflow", "onnx")
 ONNX_FILE = "model.onnx"
@@ -212,6 +213,13 @@ def _convertible(model: LoadedModel, modules: dict[str, Any]) -> tuple[Any, Any,
     from xgboost import XGBClassifier
 
     known = _register_converters(modules)
+    if isinstance(model.pipeline, WeightedEnsemble):
+        raise _refuse(
+            f"it is a weighted ensemble of {len(model.pipeline.members)} models "
+            f"({', '.join(model.pipeline.names)}), which the converters do not combine"
+        )
+    if isinstance(model.pipeline, Calibrated):
+        raise _refuse(f"its probabilities pass through a {model.pipeline.method} calibration, which has no converter")
     steps = list(getattr(model.pipeline, "steps", []))
     if len(steps) < 2 or not isinstance(steps[0][1], ColumnTransformer):
         raise _refuse("it is not a preprocessing step followed by a classifier")

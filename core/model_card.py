@@ -27,7 +27,9 @@ from core.datasets.versions import unlabelled_rows
 from core.errors import DatasetNotFound, SiftError
 from core.holdout import load_holdout, predict_holdout
 from core.training.evaluate import (
+    LOWER_IS_BETTER,
     METRICS,
+    OLD_SELECTION_METRIC,
     RESAMPLES,
     MetricEstimate,
     chance_summary,
@@ -99,6 +101,14 @@ class ModelCard:
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     chance: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    # the selection metric and its reason, calibration, ensemble weights, warnings (see core.training.train)
+    selection: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metric_label(self) -> str:
+        """The selection metric in a sentence ('macro F1' for a model older than the choice)."""
+        label = METRICS.get(self.selection.get("metric", OLD_SELECTION_METRIC), "macro F1")
+        return label if label.split()[0].isupper() else label[0].lower() + label[1:]
 
     @property
     def title(self) -> str:
@@ -178,7 +188,9 @@ def build_card(
     budget, hyperparameters = describe_params(info.params, fitted)
     if data is not None:
         data["feedback_rows"] = _whole(info.params.get("extra_rows"))
-    cv = info.metrics.get("cv_f1_macro")
+    selection = _get(report, "selection")
+    selection = dict(selection) if isinstance(selection, dict) else {}
+    cv = info.metrics.get(f"cv_{selection.get('metric', OLD_SELECTION_METRIC)}")
     return ModelCard(
         model=dataset,
         version=info.version,
@@ -202,6 +214,7 @@ def build_card(
         leaderboard=_leaderboard(report),
         chance=_get(report, "chance"),
         notes=notes,
+        selection=selection,
     )
 
 
@@ -323,7 +336,8 @@ def _top_features(report: Any) -> list[dict[str, Any]]:
 
 
 def _leaderboard(report: Any) -> list[dict[str, Any]]:
-    """[{"candidate", "cv_f1_macro", "f1_macro", "winner"}] from the report's leaderboard, best first."""
+    """[{"candidate", "cv", "holdout", "low", "high", "winner"}] from the report's leaderboard, best first:
+    out-of-fold and holdout figures of the selection metric (macro F1 for reports older than the choice)."""
     found = _get(report, "leaderboard")
     if not isinstance(found, list):
         return []
@@ -332,11 +346,15 @@ def _leaderboard(report: Any) -> list[dict[str, Any]]:
         name = _get(item, "label") or _get(item, "name")
         if name is None:
             continue
+        metric = _get(item, "metric") or OLD_SELECTION_METRIC
+        cv = _get(item, "cv_score")
         rows.append(
             {
                 "candidate": str(name),
-                "cv_f1_macro": _float(_get(item, "cv_f1_macro")),
-                "f1_macro": _float(_get(item, "f1_macro")),
+                "cv": _float(cv if cv is not None else _get(item, "cv_f1_macro")),
+                "holdout": _float(_get(item, metric)),
+                "low": _float(_get(item, "holdout_low")),
+                "high": _float(_get(item, "holdout_high")),
                 "winner": bool(_get(item, "winner")),
             }
         )
@@ -400,13 +418,15 @@ def render_markdown(card: ModelCard) -> str:
     out += [
         f"- **Registered model:** {name}, version {card.version} (aliases: {aliases})",
         f"- **Estimator:** {md_text(card.estimator)}",
+        *_selection_lines(card),
         f"- **Created:** {created}",
         f"- **Code version:** `{md_text(card.code_version)}`",
         f"- **MLflow run:** `{md_text(card.run_id)}`",
         "",
-        "## Data",
-        "",
     ]
+    if card.selection.get("warnings"):
+        out += ["## Warnings", ""] + [f"- {md_text(w)}" for w in card.selection["warnings"]] + [""]
+    out += ["## Data", ""]
     if card.data:
         d = card.data
         out += [
@@ -476,28 +496,33 @@ def render_markdown(card: ModelCard) -> str:
         out += ["**Budget and split:**", ""]
         out += [f"- {md_text(k)}: {md_text(v)}" for k, v in card.budget.items()] + [""]
     if card.cv_score is not None:
-        out += [f"**Best cross-validated macro F1 during tuning:** {card.cv_score:.3f}", ""]
+        out += [f"**Cross-validated {card.metric_label} (out-of-fold):** {card.cv_score:.3f}", ""]
     if card.hyperparameters:
         out += [f"**Settings of the {md_text(card.estimator)}:**", ""]
         out += _table(
             ["parameter", "value"], [[md_text(k), md_text(v)] for k, v in sorted(card.hyperparameters.items())]
         )
     if card.leaderboard:
-        out += ["**Candidates compared** (same folds and holdout; best first):", ""]
+        out += [
+            "**Candidates compared** (same folds and holdout; ranked on the out-of-fold figure, best first):",
+            "",
+        ]
         out += _table(
-            ["candidate", "CV macro F1", "holdout macro F1", "registered"],
+            ["candidate", f"CV {card.metric_label}", f"holdout {card.metric_label} (95 % interval)", "registered"],
             [
                 [
                     md_text(r["candidate"]),
-                    _number(r["cv_f1_macro"]),
-                    _number(r["f1_macro"]),
+                    _number(r["cv"]),
+                    _number(r["holdout"])
+                    + (f" ({_number(r['low'])} to {_number(r['high'])})" if r["low"] is not None else ""),
                     "yes" if r["winner"] else "",
                 ]
                 for r in card.leaderboard
             ],
         )
     if card.tuning:
-        out += ["**XGBoost tuning history** (CV macro F1 of each trial, best so far):", ""]
+        negated = " negated" if card.selection.get("metric") in LOWER_IS_BETTER else ""
+        out += [f"**XGBoost tuning history** (CV {card.metric_label}{negated} of each trial, best so far):", ""]
         out += _table(
             ["trial", "score", "best so far"],
             [[str(t["trial"]), _number(t["value"], 4), _number(t["best"], 4)] for t in card.tuning],
@@ -505,6 +530,24 @@ def render_markdown(card: ModelCard) -> str:
     if card.notes:
         out += ["## Notes", ""] + [f"- {md_text(n)}" for n in card.notes] + [""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _selection_lines(card: ModelCard) -> list[str]:
+    """How the model was chosen: the metric and why, its calibration, an ensemble's members."""
+    chosen = card.selection
+    if not chosen:
+        return []
+    lines = [f"- **Chosen on:** {md_text(chosen.get('reason', card.metric_label))}"]
+    if chosen.get("calibration") not in (None, "none"):
+        lines.append(
+            f"- **Calibration:** {md_text(chosen['calibration'])}, fitted on out-of-fold probabilities "
+            "(it lowered their log loss)"
+        )
+    members = chosen.get("members") or {}
+    if members:
+        parts = ", ".join(f"{md_text(ESTIMATOR_LABELS.get(n, n))} {w:.0%}" for n, w in members.items())
+        lines.append(f"- **Ensemble members and weights:** {parts}")
+    return lines
 
 
 _CSS = """

@@ -28,7 +28,7 @@ from core.config import Settings
 from core.db.models import AliasEvent, utcnow
 from core.errors import ModelNotFound, PromotionRefused, SiftError
 from core.holdout import SPLIT_FILE, load_holdout, score_holdout
-from core.training.evaluate import METRICS, SELECTION_METRIC
+from core.training.evaluate import LOWER_IS_BETTER, METRICS, OLD_SELECTION_METRIC
 
 CHAMPION = registry.CHAMPION
 TRAINING = "sift train"  # who set the first champion
@@ -401,7 +401,16 @@ def compare(
 
 # --- the promotion decision of a retrain -----------------------------------------------------
 
-JUDGED_METRICS = (SELECTION_METRIC, "roc_auc", "balanced_accuracy")  # the selection metric first
+JUDGED_METRICS = (OLD_SELECTION_METRIC, "roc_auc", "balanced_accuracy")  # the judged metrics of macro F1
+
+
+def judged_metrics(metric: str = OLD_SELECTION_METRIC) -> tuple[str, ...]:
+    """What a retrain is judged on: the selection metric first, then ROC AUC (how the probabilities rank
+    rows), then balanced accuracy when the metric weighs every class equally (macro F1)."""
+    guards = ("roc_auc", "balanced_accuracy") if metric == OLD_SELECTION_METRIC else ("roc_auc",)
+    return tuple(dict.fromkeys((metric, *guards)))
+
+
 SLICES = {"holdout": "the champion's holdout", "recent_feedback": "recent feedback"}
 NOT_WORSE, WORSE, NOT_JUDGED = "not worse", "worse beyond the tolerance", "not judged"
 
@@ -429,6 +438,11 @@ class Decision:
     min_recent_labels: int
     verdicts: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    metric: str = OLD_SELECTION_METRIC  # the selection metric: the first judged
+
+    @property
+    def judged(self) -> tuple[str, ...]:
+        return judged_metrics(self.metric)
 
     @property
     def worse(self) -> dict[str, list[str]]:
@@ -460,7 +474,7 @@ class Decision:
             if key in self.notes:
                 parts.append(f"{head}: {self.notes[key]}")
             else:
-                parts.append(f"{head}: " + ", ".join(self._figure(key, m) for m in JUDGED_METRICS))
+                parts.append(f"{head}: " + ", ".join(self._figure(key, m) for m in self.judged))
         return "Challenger vs champion " + "; ".join(parts) + "."
 
     def reason(self, *, champion_version: int, challenger_version: int) -> str:
@@ -468,7 +482,7 @@ class Decision:
         if self.promoted:
             head = (
                 f"Challenger v{challenger_version} promoted: not worse than champion v{champion_version} beyond the "
-                f"tolerance of {self.tolerance:g} on macro F1, ROC AUC or balanced accuracy."
+                f"tolerance of {self.tolerance:g} on {_any_of([_in_a_sentence(m) for m in self.judged])}."
             )
         else:
             worse = [
@@ -484,12 +498,17 @@ class Decision:
     def as_dict(self) -> dict[str, Any]:
         return {
             "promoted": self.promoted,
-            "judged_metrics": list(JUDGED_METRICS),
+            "metric": self.metric,
+            "judged_metrics": list(self.judged),
             "tolerance": self.tolerance,
             "min_recent_labels": self.min_recent_labels,
             "verdicts": {k: dict(v) for k, v in self.verdicts.items()},
             "notes": dict(self.notes),
         }
+
+
+def _any_of(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _shown(value: float | None) -> str:
@@ -503,12 +522,14 @@ def decide(
     rows: dict[str, int],
     tolerance: float,
     min_recent_labels: int,
+    metric: str = OLD_SELECTION_METRIC,
 ) -> Decision:
     """Promote the challenger only if it is not worse beyond ``tolerance`` on any judged metric of any judged slice.
 
     Both models were scored on the same rows of each slice (``champion[slice][metric]``). The
-    judged metrics are macro F1 (the selection metric), ROC AUC and balanced accuracy: a
-    challenger level on macro F1 but ranking or balancing the classes worse stays challenger.
+    judged metrics (:func:`judged_metrics`) are the selection metric, then ROC AUC, and for macro
+    F1 balanced accuracy: a challenger level on the selection metric but ranking (or balancing)
+    the classes worse stays challenger. Worse means lower, or higher for a log loss.
     The champion's holdout is always judged; the recent-feedback slice only with at least
     ``min_recent_labels`` labels (fewer are noise: the decision then rests on the holdout). A
     metric undefined for either model on a slice (ROC AUC when a slice holds one class) is not
@@ -526,15 +547,16 @@ def decide(
             notes[key] = (
                 f"too few recent labels to judge ({size} < {min_recent_labels}); the decision rests on the holdout"
             )
-            verdicts[key] = dict.fromkeys(JUDGED_METRICS, NOT_JUDGED)
+            verdicts[key] = dict.fromkeys(judged_metrics(metric), NOT_JUDGED)
             continue
         verdicts[key] = {}
-        for metric in JUDGED_METRICS:
-            a, b = champion.get(key, {}).get(metric), challenger.get(key, {}).get(metric)
+        for judged in judged_metrics(metric):
+            a, b = champion.get(key, {}).get(judged), challenger.get(key, {}).get(judged)
             if a is None or b is None:
-                verdicts[key][metric] = NOT_JUDGED
+                verdicts[key][judged] = NOT_JUDGED
             else:
-                verdicts[key][metric] = WORSE if b < a - tolerance - 1e-12 else NOT_WORSE
+                drop = b - a if judged in LOWER_IS_BETTER else a - b
+                verdicts[key][judged] = WORSE if drop > tolerance + 1e-12 else NOT_WORSE
     promoted = not any(v == WORSE for slice_verdicts in verdicts.values() for v in slice_verdicts.values())
     return Decision(
         promoted=promoted,
@@ -545,4 +567,5 @@ def decide(
         min_recent_labels=min_recent_labels,
         verdicts=verdicts,
         notes=notes,
+        metric=metric,
     )

@@ -67,7 +67,7 @@ from core.jobs.queue import submit_training
 from core.labels import class_dtype, match_class, plain
 from core.promotion import JUDGED_METRICS, SLICES, Decision, promote, record_initial
 from core.training.budgets import Budget
-from core.training.evaluate import METRICS, SELECTION_METRIC
+from core.training.evaluate import METRICS, OLD_SELECTION_METRIC
 from core.training.progress import Progress
 from core.training.train import train
 
@@ -110,6 +110,7 @@ def submit_retrain(
     settings: Settings,
     dataset: str,
     budget: Budget | None = None,
+    metric: str | None = None,
 ) -> Job:
     """Queue a retrain job of the dataset's champion (:func:`core.retrain_actions.start_retrain` also starts it).
 
@@ -128,7 +129,12 @@ def submit_retrain(
             f"the result with; it has {labelled or 0}. Label more on the Feedback page."
         )
     return submit_training(
-        session=session, dataset=dataset, dataset_version=_dataset_version_number(info), budget=budget, kind=RETRAIN
+        session=session,
+        dataset=dataset,
+        dataset_version=_dataset_version_number(info),
+        budget=budget,
+        metric=metric,
+        kind=RETRAIN,
     )
 
 
@@ -330,10 +336,11 @@ def decide(
     challenger_version: int,
     rows: dict[str, int],
     min_recent_labels: int = Settings.model_fields["retrain_min_recent_labels"].default,
+    metric: str = OLD_SELECTION_METRIC,
 ) -> tuple[bool, str]:
     """:func:`core.promotion.decide` as ``(promoted, reason)``, the reason naming both versions."""
     decision = promotion.decide(
-        champion, challenger, rows=rows, tolerance=tolerance, min_recent_labels=min_recent_labels
+        champion, challenger, rows=rows, tolerance=tolerance, min_recent_labels=min_recent_labels, metric=metric
     )
     return decision.promoted, decision.reason(champion_version=champion_version, challenger_version=challenger_version)
 
@@ -372,6 +379,8 @@ class RetrainResult:
         if self.decision is not None:
             judged = self.decision.as_dict()
             out |= {k: judged[k] for k in ("judged_metrics", "min_recent_labels", "verdicts", "notes")}
+        if self.training.selection:
+            out["selection"] = {k: v for k, v in self.training.selection.items() if k != "warnings"}
         return out
 
 
@@ -386,6 +395,7 @@ def retrain(
     settings: Settings,
     dataset: str,
     budget: Budget | None = None,
+    metric: str | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     study_name: str | None = None,
@@ -393,7 +403,9 @@ def retrain(
     """Retrain the dataset's champion with its labelled feedback, judge the result, then register and decide.
 
     ``budget``, ``progress``, ``should_stop`` and ``study_name`` are those of
-    :func:`core.training.train.train`. The challenger is judged on the fitted pipeline, before
+    :func:`core.training.train.train`. ``metric`` picks the challenger and leads the judgement;
+    None: the metric the champion was chosen on (macro F1 for a champion older than the choice).
+    The challenger is judged on the fitted pipeline, before
     training registers it: a failure anywhere up to the decision registers nothing. The caller
     owns the transaction, which holds the decision's entry in the alias history.
     """
@@ -413,6 +425,7 @@ def retrain(
     )
     rows = {"holdout": len(holdout), "recent_feedback": len(split.recent)}
     tolerance = settings.retrain_tolerance
+    metric = metric or info.params.get("selection_metric") or OLD_SELECTION_METRIC
     judged: dict[str, Any] = {}
 
     def judge(pipeline: Any, contract: dict[str, Any]) -> None:
@@ -434,6 +447,7 @@ def retrain(
             rows=rows,
             tolerance=tolerance,
             min_recent_labels=settings.retrain_min_recent_labels,
+            metric=metric,
         )
 
     trained = train(
@@ -442,6 +456,7 @@ def retrain(
         dataset=dataset,
         dataset_version=holdout.dataset.version,
         budget=budget,
+        metric=metric,
         progress=progress,
         should_stop=should_stop,
         study_name=study_name,
@@ -465,7 +480,7 @@ def retrain(
         "champion_version": info.version,
         "challenger_version": trained.version,
         "promoted": promoted,
-        "metric": SELECTION_METRIC,
+        "metric": metric,
         "tolerance": tolerance,
         "rows": rows,
         "champion": scores["champion"],
@@ -540,6 +555,9 @@ def retrain_decisions(*, session: Session, dataset: str, limit: int = 20) -> lis
                 "min_recent_labels": details.get("min_recent_labels"),
                 "verdicts": details.get("verdicts") or {},
                 "notes": details.get("notes") or {},
+                # decisions stored before the metric was a choice judged macro F1 first
+                "metric": details.get("metric", OLD_SELECTION_METRIC),
+                "judged_metrics": details.get("judged_metrics") or list(JUDGED_METRICS),
             }
         )
     return out
@@ -553,13 +571,14 @@ def decision_table(decision: dict[str, Any]) -> pd.DataFrame:
     verdicts were recorded have an empty one.
     """
     verdicts, notes = decision.get("verdicts") or {}, decision.get("notes") or {}
+    judged = decision.get("judged_metrics") or JUDGED_METRICS
     rows = []
     for key, label in SLICES.items():
         for metric in METRICS:
             a = (decision.get("champion") or {}).get(key, {}).get(metric)
             b = (decision.get("challenger") or {}).get(key, {}).get(metric)
             verdict = (verdicts.get(key) or {}).get(metric, "")
-            if verdicts and metric not in JUDGED_METRICS:
+            if verdicts and metric not in judged:
                 verdict = ACCURACY_NOTE
             elif key in notes:
                 verdict = f"{verdict}: {notes[key]}"

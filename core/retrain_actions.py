@@ -32,13 +32,20 @@ def _start_due(settings: Settings, trigger: RetrainTrigger) -> RetrainTrigger:
 
 
 def start_retrain(
-    *, sessions: sessionmaker[Session], settings: Settings, dataset: str, budget: Budget | None = None
+    *,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    dataset: str,
+    budget: Budget | None = None,
+    metric: str | None = None,
 ) -> Job:
     """Retrain the dataset's champion in the background (:func:`submit_retrain`, committed, then started)."""
     return queue_and_start(
         sessions=sessions,
         settings=settings,
-        submit=lambda session: submit_retrain(session=session, settings=settings, dataset=dataset, budget=budget),
+        submit=lambda session: submit_retrain(
+            session=session, settings=settings, dataset=dataset, budget=budget, metric=metric
+        ),
     )
 
 

@@ -20,7 +20,9 @@ from core.jobs import queue, runner
 from core.retrain import minimum_labels, retrain_decisions
 from core.retrain_actions import save_retrain_policy, start_retrain
 from core.training.budgets import BUDGETS, DEFAULT_BUDGET, Budget
+from core.training.evaluate import METRICS
 from core.training.report import load_report
+from core.training.selection import SELECTION_METRICS
 
 CUSTOM = "custom"
 REFRESH_SECONDS = 2
@@ -128,7 +130,12 @@ with st.container(border=True):
         captions=[ui.budget_caption(name) for name in presets] + ["Set trials and/or a time limit yourself."],
         horizontal=True,
         key="train_budget",
-        help="Each trial cross-validates one set of XGBoost parameters; the best one is refitted and registered.",
+        help=(
+            "Every budget cross-validates the three baselines, tunes XGBoost, calibrates each candidate's "
+            "probabilities where that helps, and tries an ensemble of them. The budget bounds the XGBoost search: "
+            "each trial cross-validates one set of its parameters, and the search stops at the trials or the time, "
+            "whichever comes first. Bigger budgets help most on larger tables."
+        ),
     )
     trials = seconds = None
     if budget == CUSTOM:
@@ -136,6 +143,7 @@ with st.container(border=True):
         trials = left.number_input("Trials", min_value=1, value=None, step=1, key="train_trials")
         seconds = right.number_input("Time limit (seconds)", min_value=1, value=None, step=30, key="train_seconds")
         st.caption("Tuning stops at whichever limit comes first.")
+    chosen = ui.metric_picker(sessions, dataset, version)
     blocked = f"Job {active.id} is {active.status} for {dataset}: wait for it or cancel it." if active else None
     if st.button("Start training", type="primary", key="train_start", disabled=active is not None, help=blocked):
         if budget == CUSTOM and trials is None and seconds is None:
@@ -148,6 +156,7 @@ with st.container(border=True):
                     dataset=dataset,
                     dataset_version=version,
                     budget=Budget(None if budget == CUSTOM else budget, trials=trials, timeout=seconds),
+                    metric=chosen,
                 )
             except SiftError as exc:
                 st.error(str(exc))
@@ -201,13 +210,20 @@ def retrain_section() -> None:
             st.rerun()
     ui.retrain_due(counts)
     presets = list(BUDGETS)
-    left, right = st.columns([2, 1])
+    left, middle, right = st.columns([2, 2, 1])
     budget = left.selectbox(
         "Retrain budget",
         presets,
         index=presets.index(DEFAULT_BUDGET) if DEFAULT_BUDGET in presets else 0,
         format_func=lambda name: f"{name}: up to {ui.limits(BUDGETS[name].trials, BUDGETS[name].timeout)}",
         key="train_retrain_budget",
+    )
+    metric = middle.selectbox(
+        "Retrain metric",
+        [None, *SELECTION_METRICS],
+        format_func=lambda m: "the champion's" if m is None else METRICS[m],
+        key="train_retrain_metric",
+        help="It picks the challenger and leads the promotion gate; by default the metric the champion was chosen on.",
     )
     needed = minimum_labels(settings)
     blocked = (
@@ -222,7 +238,7 @@ def retrain_section() -> None:
         "Retrain now", key="train_retrain_start", type="primary", disabled=blocked is not None, help=blocked
     ) and access.admin_allowed("Retraining"):
         try:
-            start_retrain(sessions=sessions, settings=settings, dataset=dataset, budget=Budget(budget))
+            start_retrain(sessions=sessions, settings=settings, dataset=dataset, budget=Budget(budget), metric=metric)
         except SiftError as exc:
             st.error(str(exc))
         else:

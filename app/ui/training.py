@@ -20,47 +20,102 @@ from core.jobs import queue
 from core.model_card import md_text
 from core.retrain import decision_table
 from core.training.budgets import BUDGETS
-from core.training.evaluate import chance_summary, chance_warning
+from core.training.evaluate import METRICS, OLD_SELECTION_METRIC, chance_summary, chance_warning
+from core.training.factories import LABELS
+from core.training.selection import MEANINGS, SELECTION_METRICS, default_metric_for
 
-SCORE = "CV macro F1"
+SCORE = "CV score"  # the tuned XGBoost's cross-validated selection metric (see selection_note)
 MARGIN = {"l": 10, "r": 10, "t": 30, "b": 10}
 TOP_FEATURES = 20
+INTERVAL = "holdout 95 % interval"
 
 
-# the leaderboard's metric columns, the deciding ones first (balanced accuracy is on the model card)
-BOARD_METRICS = (SCORE, "CV ±", "holdout macro F1", "holdout accuracy", "ROC AUC")
+def board_metric(rows: list[dict[str, Any]]) -> str:
+    """The selection metric a leaderboard was ranked on (macro F1 before it was a choice)."""
+    return (rows[0].get("metric") if rows else None) or OLD_SELECTION_METRIC
+
+
+def _interval(row: dict[str, Any]) -> str:
+    low, high = row.get("holdout_low"), row.get("holdout_high")
+    return "" if low is None or high is None else f"{low:.3f} to {high:.3f}"
 
 
 def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per candidate, best first, with the analyst's column names: what decides the winner
-    first, so nothing that matters is off to the right of a narrow screen."""
+    (the out-of-fold selection metric) first, then the holdout with its interval, so nothing that
+    matters is off to the right of a narrow screen."""
+    label = METRICS[board_metric(rows)]
     return pd.DataFrame(
         {
             "": ["★" if r.get("winner") else "" for r in rows],
             "candidate": [r.get("label") or r.get("name") for r in rows],
-            SCORE: [r.get("cv_f1_macro") for r in rows],
-            "CV ±": [r.get("cv_f1_macro_std") for r in rows],
-            "holdout macro F1": [r.get("f1_macro") for r in rows],
+            f"CV {label}": [r.get("cv_score", r.get("cv_f1_macro")) for r in rows],
+            "CV ±": [r.get("cv_score_std", r.get("cv_f1_macro_std")) for r in rows],
+            f"holdout {label}": [r.get(board_metric(rows)) for r in rows],
+            INTERVAL: [_interval(r) for r in rows],
             "holdout accuracy": [r.get("accuracy") for r in rows],
-            "ROC AUC": [r.get("roc_auc") for r in rows],
+            "weighting": [r.get("class_weight", "") for r in rows],
+            "calibration": [r.get("calibration", "") for r in rows],
             "trials": [r.get("trials") for r in rows],
             "fit seconds": [r.get("fit_seconds") for r in rows],
         }
     )
 
 
-def leaderboard_columns() -> dict[str, Any]:
+def leaderboard_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Column widths and formats that keep the whole leaderboard in view (metrics by the one rule)."""
+    label = METRICS[board_metric(rows)]
     return (
         {
             "": st.column_config.TextColumn(width=32, pinned=True),
             "candidate": st.column_config.TextColumn(width=190, pinned=True),
+            INTERVAL: st.column_config.TextColumn(width=140),
+            "weighting": st.column_config.TextColumn(width=80, help="class weighting: balanced or none"),
+            "calibration": st.column_config.TextColumn(
+                width=90, help="calibration fitted on out-of-fold probabilities"
+            ),
             "trials": st.column_config.NumberColumn(width=60, format="plain"),
             "fit seconds": st.column_config.NumberColumn(width=90, format="%.2f"),
         }
-        | metric_columns(BOARD_METRICS, width=110)
+        | metric_columns((f"CV {label}", f"holdout {label}", "holdout accuracy"), width=110)
         | {"CV ±": metric_column(width=70)}
     )
+
+
+def metric_picker(sessions: Any, dataset: str, version: int) -> str | None:
+    """The selection metric box of the Train page: None keeps the default for the target, shown with its reason."""
+    with sessions() as session:
+        default = default_metric_for(session=session, dataset=dataset, version=version)
+    picked = st.selectbox(
+        "Metric that picks the model",
+        [None, *SELECTION_METRICS],
+        format_func=lambda m: f"{default.label} (the default for this target)" if m is None else METRICS[m],
+        key="train_metric",
+        help="Tuning, the choice of the winner, calibration, the ensemble and the retrain's promotion gate use it; "
+        "every metric is still reported.",
+    )
+    st.caption(default.reason if picked is None else f"{METRICS[picked]}: {MEANINGS[picked]}")
+    return picked
+
+
+def selection_note(selection: dict[str, Any] | None) -> str:
+    """How the winner was chosen, in a few sentences (reports older than the choice: macro F1)."""
+    if not selection:
+        return "The winner (★) has the best cross-validated macro F1."
+    label = METRICS[selection["metric"]]
+    parts = [
+        f"The winner (★) has the best {label} out of fold: each training row predicted by the models of the "
+        f"{selection.get('cv_folds', '')} folds that did not see it"
+        + (f" ({selection['cv_repeats']} repeats of the folds)" if (selection.get("cv_repeats") or 1) > 1 else "")
+        + ". The holdout and its 95 % interval are reported, never used to choose.",
+        f"Metric: {selection.get('reason', label)}",
+    ]
+    members = selection.get("members") or {}
+    if members:
+        parts.append("Ensemble: " + ", ".join(f"{LABELS.get(n, n)} {w:.0%}" for n, w in members.items()) + ".")
+    if selection.get("calibration") not in (None, "none"):
+        parts.append(f"Its probabilities are calibrated ({selection['calibration']}): that lowered their log loss.")
+    return " ".join(parts)
 
 
 def confusion_figure(doc: dict[str, Any]) -> go.Figure:
@@ -215,18 +270,20 @@ def show_report(report: dict[str, Any], *, key: str = "training_report") -> None
         chance = chance | {"guess": md_text(chance["guess"])}
     if warning := chance_warning(chance):
         st.warning(warning, icon=":material/warning:")
+    selection = report.get("selection") or {}
+    for note in selection.get("warnings") or []:
+        st.warning(note, icon=":material/warning:")
     st.subheader("Leaderboard")
     if board:
         st.caption(
-            f"Every candidate on the same cross-validation folds and the same holdout. The winner (★) has the best "
-            f"{SCORE}; ties go to the better holdout macro F1."
+            "Every candidate on the same cross-validation folds and the same holdout. " + selection_note(selection)
         )
         st.dataframe(
             leaderboard_frame(board),
             hide_index=True,
             width="stretch",
             key=f"{key}_leaderboard",
-            column_config=leaderboard_columns(),
+            column_config=leaderboard_columns(board),
         )
         if chance:
             st.caption(chance_summary(chance))

@@ -9,6 +9,7 @@ from typing import Any
 
 from core.jobs import queue
 from core.training import BUDGETS, Budget
+from core.training.selection import SELECTION_METRICS
 
 
 def report_training(job: Any) -> dict[str, Any]:
@@ -41,6 +42,18 @@ def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=positive_int, help="XGBoost trials; overrides the budget's")
     parser.add_argument("--timeout", type=float, help="seconds for the search, from the start; overrides the budget's")
     parser.add_argument("--seed", type=int)
+
+
+def add_metric_argument(parser: argparse.ArgumentParser, *, retrain: bool = False) -> None:
+    """The selection metric flag that train and retrain share."""
+    default = (
+        "the champion's" if retrain else "ROC AUC for two classes; accuracy, or macro F1 when imbalanced, for more"
+    )
+    parser.add_argument(
+        "--metric",
+        choices=list(SELECTION_METRICS),
+        help=f"the metric that picks the model, its calibration and ensemble (default: {default})",
+    )
 
 
 def positive_int(text: str) -> int:

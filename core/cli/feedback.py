@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.cli.common import add_budget_arguments, budget_from, positive_int, report_training
+from core.cli.common import add_budget_arguments, add_metric_argument, budget_from, positive_int, report_training
 from core.config import get_settings
 from core.datasets.versions import get_version
 from core.db import open_database
@@ -61,7 +61,9 @@ def cmd_retrain(args: argparse.Namespace) -> dict[str, Any]:
     settings = get_settings()
     sessions = open_database(settings)
     with sessions.begin() as session:
-        job = submit_retrain(session=session, settings=settings, dataset=args.dataset, budget=budget_from(args))
+        job = submit_retrain(
+            session=session, settings=settings, dataset=args.dataset, budget=budget_from(args), metric=args.metric
+        )
     print(f"Retrain job {job.id} for {job.dataset}…", file=sys.stderr)
     return report_training(runner.run_job(sessions=sessions, settings=settings, job_id=job.id, workloads=WORKLOADS))
 
@@ -82,4 +84,5 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dataset", required=True)
     add_budget_arguments(p)
+    add_metric_argument(p, retrain=True)
     p.set_defaults(func=cmd_retrain)

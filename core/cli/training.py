@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from core.cli.common import add_budget_arguments, budget_from, positive_int, report_training
+from core.cli.common import add_budget_arguments, add_metric_argument, budget_from, positive_int, report_training
 from core.config import get_settings
 from core.db import open_database
 from core.jobs import queue, runner
@@ -20,7 +20,11 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     sessions = open_database(settings)
     with sessions.begin() as session:
         job = queue.submit_training(
-            session=session, dataset=args.dataset, dataset_version=args.dataset_version, budget=budget_from(args)
+            session=session,
+            dataset=args.dataset,
+            dataset_version=args.dataset_version,
+            budget=budget_from(args),
+            metric=args.metric,
         )
     print(f"Training job {job.id} for {job.dataset} v{job.dataset_version}…", file=sys.stderr)
     print(f"Other machines can help: {_worker_command(job.dataset, job.study_name)}", file=sys.stderr)
@@ -76,6 +80,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True)
     p.add_argument("--dataset-version", type=int, help="default: the latest version")
     add_budget_arguments(p)
+    add_metric_argument(p)
     p.set_defaults(func=cmd_train)
 
     p = commands.add_parser("run-job", help="run a queued job (used by the background launcher)")

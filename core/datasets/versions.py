@@ -201,6 +201,12 @@ def load_frame(*, session: Session, version: DatasetVersion, limit: int | None =
     return rows.read_rows(session.get_bind(), version.rows_table, [c["name"] for c in version.columns], limit)
 
 
+def load_target(*, session: Session, version: DatasetVersion) -> pd.Series:
+    """The version's target column alone (missing labels included)."""
+    position = [c["name"] for c in version.columns].index(version.target)
+    return rows.read_column(session.get_bind(), version.rows_table, position, version.target)
+
+
 @dataclass(frozen=True)
 class VersionComparison:
     """What changed from version ``a`` to version ``b`` of a dataset."""

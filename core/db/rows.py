@@ -106,6 +106,15 @@ def read_rows(engine: Engine, table_name: str, names: list[str], limit: int | No
     return frame
 
 
+def read_column(engine: Engine, table_name: str, position: int, name: str) -> pd.Series:
+    """One column of a version's rows (its position among the original columns), in file order."""
+    table = Table(table_name, MetaData(), autoload_with=engine)
+    stmt = select(table.c.row_id, table.c[f"c{position}"]).order_by(table.c.row_id)
+    with engine.connect() as conn:
+        frame = pd.read_sql(stmt, conn, index_col="row_id")
+    return frame.iloc[:, 0].rename(name).rename_axis(None)
+
+
 def drop_rows(conn: Connection, table_name: str) -> None:
     """Drop a version's rows table (nothing happens if it is already gone)."""
     Table(table_name, MetaData()).drop(conn, checkfirst=True)

@@ -31,9 +31,12 @@ from core.db.models import JOB_ACTIVE, Job, utcnow
 from core.errors import JobConflict, JobFailed, JobNotFound, ModelNotFound
 from core.processes import HOST, process_alive
 from core.training.budgets import Budget
+from core.training.evaluate import OLD_SELECTION_METRIC
+from core.training.selection import check_metric
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 TRAIN = "train"  # the kind of a training job (a retrain's is core.retrain.RETRAIN)
+METRIC = "metric"  # the job parameter holding the chosen selection metric
 STALE_AFTER = timedelta(seconds=120)  # a running job without a heartbeat for this long has lost its worker
 UNCLAIMED_AFTER = timedelta(seconds=120)  # a queued job no worker was started for
 
@@ -167,10 +170,11 @@ class JobProgress:
     """What a job has done, read from its row once: the live panel, the sidebar and Past jobs all show
     this, so they never disagree.
 
-    ``best`` is the best tuning score so far (the tuned XGBoost's CV macro F1); ``score`` is the CV macro
-    F1 of the model that was registered (the winner, which may be a baseline), known once the job is done.
-    ``aliases`` are the aliases the registered version holds now (the registry's, not those it got when
-    it was registered), when the caller passed them.
+    ``best`` is the best tuning score so far (the tuned XGBoost's CV score of the selection metric, a
+    log loss negated); ``score`` is the out-of-fold selection metric of the model that was registered
+    (the winner, which may be a baseline or an ensemble), known once the job is done; ``metric`` is that
+    metric when known (chosen, or named by the result). ``aliases`` are the aliases the registered
+    version holds now (the registry's, not those it got when it was registered), when the caller passed them.
     """
 
     job_id: int
@@ -185,6 +189,7 @@ class JobProgress:
     version: int | None = None
     score: float | None = None
     aliases: list[str] = field(default_factory=list)
+    metric: str | None = None
 
     @property
     def trial_text(self) -> str:
@@ -232,6 +237,8 @@ def job_progress(job: Job, *, aliases: Mapping[int, list[str]] | None = None) ->
     planned = progress.get("trials") or (job.parameters or {}).get("trials")
     version = result.get("version") if job.status == "done" else None
     metrics = result.get("metrics") or {}
+    # the selection metric: the one the result names, else the one asked for (None: the target's default)
+    metric = (result.get("selection") or {}).get("metric") or (job.parameters or {}).get(METRIC)
     return JobProgress(
         job_id=job.id,
         kind=job.kind,
@@ -243,7 +250,8 @@ def job_progress(job: Job, *, aliases: Mapping[int, list[str]] | None = None) ->
         best=finite_number(progress.get("best")),
         values=list(progress.get("values") or []),
         version=None if version is None else int(version),
-        score=finite_number(metrics.get("cv_f1_macro")) if version is not None else None,
+        score=finite_number(metrics.get(f"cv_{metric or OLD_SELECTION_METRIC}")) if version is not None else None,
+        metric=metric,
         aliases=list((aliases or {}).get(int(version), [])) if version is not None else [],
     )
 
@@ -319,15 +327,19 @@ def submit_training(
     dataset: str,
     dataset_version: int | None = None,
     budget: Budget | None = None,
+    metric: str | None = None,
     kind: str = TRAIN,
 ) -> Job:
     """Queue a training job for a dataset version (default: the latest one), to spend ``budget``
-    (default: the default budget); its ``parameters`` are :meth:`Budget.as_parameters`.
+    (default: the default budget); its ``parameters`` are :meth:`Budget.as_parameters`, and the
+    selection ``metric`` when one is chosen (None: the default for the target, or a retrain's champion's).
 
     Refuses with :class:`JobConflict` while another job for the same dataset is queued or running.
     The check and the insert happen in one write transaction, so it holds across processes.
     """
     parameters = (Budget() if budget is None else budget).as_parameters()
+    if metric is not None:
+        parameters[METRIC] = check_metric(metric)
     _lock_dataset_jobs(session, dataset)
     version = get_version(session=session, name=dataset, version=dataset_version)
     _refuse_if_active(session, dataset)

@@ -33,7 +33,7 @@ from core.config import REPO_ROOT, Settings
 from core.db import open_database
 from core.db.models import Job, utcnow
 from core.errors import JobConflict, SiftError, TrainingCancelled
-from core.jobs.queue import cancel_job, finite_number, get_job, resume_job, submit_training
+from core.jobs.queue import METRIC, cancel_job, finite_number, get_job, resume_job, submit_training
 from core.processes import HOST
 from core.training.budgets import Budget
 
@@ -56,6 +56,7 @@ class Workload(Protocol):
         dataset: str,
         dataset_version: int,
         budget: Budget,
+        metric: str | None,
         progress: Callable[[Any], None],
         should_stop: Callable[[], bool],
         study_name: str | None,
@@ -143,13 +144,14 @@ def start_training(
     dataset: str,
     dataset_version: int | None = None,
     budget: Budget | None = None,
+    metric: str | None = None,
 ) -> Job:
     """Train a dataset version in the background (the Train page's Start training); returns the started job."""
     return queue_and_start(
         sessions=sessions,
         settings=settings,
         submit=lambda session: submit_training(
-            session=session, dataset=dataset, dataset_version=dataset_version, budget=budget
+            session=session, dataset=dataset, dataset_version=dataset_version, budget=budget, metric=metric
         ),
     )
 
@@ -361,6 +363,7 @@ def run_job(
                         dataset=job.dataset,
                         dataset_version=job.dataset_version,
                         budget=Budget.from_parameters(job.parameters),
+                        metric=job.parameters.get(METRIC),
                         progress=worker.progress,
                         should_stop=worker.should_stop,
                         study_name=job.study_name,

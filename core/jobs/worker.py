@@ -23,6 +23,7 @@ from core.db.models import JOB_ACTIVE, Job
 from core.errors import StudyNotJoinable
 from core.jobs.queue import get_job
 from core.processes import worker_id
+from core.training.evaluate import OLD_SELECTION_METRIC
 from core.training.train import prepare_tuning
 from core.training.tuning import (
     WORKER,
@@ -152,7 +153,8 @@ def join_study(*, sessions: sessionmaker[Session], settings: Settings, dataset: 
                     tuning.data.y_train,
                     folds=tuning.folds,
                     seed=recipe["seed"],
-                    class_weight=tuning.class_weight,
+                    metric=recipe.get("metric", OLD_SELECTION_METRIC),
+                    weightings=recipe.get("weightings", [tuning.class_weight]),
                     owner=False,
                     check_stop=stop_if_job_ended,
                 )

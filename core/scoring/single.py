@@ -52,8 +52,12 @@ def score_values(
     typed, reasons, flags = check_inputs(frame, model.contract)
     if reasons.iat[0]:
         raise InputContractError(f"This row cannot be scored: {reasons.iat[0]}. Correct the value and try again.")
-    transformed = model.pipeline[:-1].transform(typed)
-    proba = np.asarray(model.pipeline[-1].predict_proba(transformed), dtype="float64")
+    if hasattr(model.pipeline, "steps"):  # transformed once, for the prediction and its reasons
+        transformed = model.pipeline[:-1].transform(typed)
+        proba = np.asarray(model.pipeline[-1].predict_proba(transformed), dtype="float64")
+    else:  # a calibrated model or an ensemble: no one preprocessing step to share with the reasons
+        transformed = None
+        proba = np.asarray(model.pipeline.predict_proba(typed), dtype="float64")
     best = int(proba[0].argmax())
     explanation = (
         explain_row(model.pipeline, typed, best, typical=model.typical, transformed=transformed) if explain else None

@@ -29,9 +29,27 @@ class Preset:
 BUDGETS: dict[str, Preset] = {
     b.name: b
     for b in (
-        Preset("quick", 50, 45.0, "A first model in about a minute for a few thousand rows."),
-        Preset("standard", 200, 300.0, "A fuller search: up to about five minutes."),
-        Preset("thorough", 1000, 1200.0, "A long search for the last point of accuracy: up to about twenty minutes."),
+        Preset(
+            "quick",
+            50,
+            45.0,
+            "A first model in about a minute for a few thousand rows: the baselines, up to 50 XGBoost trials, "
+            "then calibration and an ensemble.",
+        ),
+        Preset(
+            "standard",
+            200,
+            300.0,
+            "Up to about five minutes: four times the XGBoost trials, for tables of tens of thousands of rows "
+            "or a model going into use.",
+        ),
+        Preset(
+            "thorough",
+            1000,
+            1200.0,
+            "Up to about twenty minutes: a long XGBoost search for the last point on large tables; small ones "
+            "rarely gain from it.",
+        ),
     )
 }
 DEFAULT_BUDGET = "quick"

@@ -1,4 +1,5 @@
-"""Small estimators the candidate Pipelines need: label encoding for XGBoost, dense input for HGB."""
+"""Small estimators the candidates need: label encoding for XGBoost, dense input for HGB, calibrated
+probabilities and weighted ensembles of fitted models."""
 
 from __future__ import annotations
 
@@ -108,3 +109,91 @@ class DenseFeatures(TransformerMixin, BaseEstimator):
         tags.input_tags.sparse = True
         tags.input_tags.allow_nan = True
         return tags
+
+
+class GivenProbabilities(ClassifierMixin, BaseEstimator):
+    """A 'classifier' whose input is already class probabilities (columns in class order).
+
+    It lets scikit-learn's :class:`~sklearn.calibration.CalibratedClassifierCV` calibrate
+    probabilities a model gave before (its out-of-fold predictions), without refitting the model.
+    """
+
+    def __init__(self, n_classes: int = 2):
+        self.n_classes = n_classes
+
+    def fit(self, X: Any, y: Any = None) -> GivenProbabilities:  # noqa: N803
+        self.classes_ = np.arange(self.n_classes)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:  # noqa: N803
+        return np.asarray(X, dtype=float)
+
+    def predict(self, X: Any) -> np.ndarray:  # noqa: N803
+        return np.argmax(np.asarray(X), axis=1)
+
+
+class Calibrated(ClassifierMixin, BaseEstimator):
+    """A fitted ``model`` whose probabilities pass through a fitted ``calibrator`` (see :class:`GivenProbabilities`).
+
+    ``method`` names the calibration (``sigmoid``, ``isotonic``, ``temperature``). Fitting it
+    again refits the model only: the calibrator was fitted on the model's out-of-fold
+    probabilities, which a refit on new rows would not have.
+    """
+
+    def __init__(self, model: Any = None, calibrator: Any = None, method: str = ""):
+        self.model = model
+        self.calibrator = calibrator
+        self.method = method
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.model.classes_
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.calibrator is not None and hasattr(self.model, "classes_")
+
+    def fit(self, X: Any, y: Any) -> Calibrated:  # noqa: N803
+        self.model = clone(self.model).fit(X, y)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:  # noqa: N803
+        return self.calibrator.predict_proba(self.model.predict_proba(X))
+
+    def predict(self, X: Any) -> np.ndarray:  # noqa: N803
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class WeightedEnsemble(ClassifierMixin, BaseEstimator):
+    """Fitted ``members`` (same input columns, same classes) whose probabilities are averaged with ``weights``.
+
+    ``names`` name the members (the candidates they were). The weights come from greedy ensemble
+    selection on out-of-fold probabilities (see :mod:`core.training.selection`) and add up to 1.
+    """
+
+    def __init__(
+        self, members: list[Any] | None = None, weights: list[float] | None = None, names: list[str] | None = None
+    ):
+        self.members = members
+        self.weights = weights
+        self.names = names
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.members[0].classes_
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return bool(self.members) and all(hasattr(m, "classes_") for m in self.members)
+
+    def fit(self, X: Any, y: Any) -> WeightedEnsemble:  # noqa: N803
+        self.members = [clone(m).fit(X, y) for m in self.members]
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:  # noqa: N803
+        total = None
+        for member, weight in zip(self.members, self.weights, strict=True):
+            part = weight * member.predict_proba(X)
+            total = part if total is None else total + part
+        return total
+
+    def predict(self, X: Any) -> np.ndarray:  # noqa: N803
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

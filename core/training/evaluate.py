@@ -8,6 +8,7 @@ was stored, without recomputing anything.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.base import clone
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
     accuracy_score,
@@ -24,15 +26,17 @@ from sklearn.metrics import (
     brier_score_loss,
     confusion_matrix,
     f1_score,
+    log_loss,
     precision_recall_curve,
     roc_auc_score,
     roc_curve,
 )
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 
 from core.labels import as_class_texts, class_text
 
 CV_FOLDS = 5
+REPEATS = ((1_000, 3), (3_000, 2))  # (training rows below, times the folds are drawn)
 CURVE_POINTS = 200
 CALIBRATION_BINS = 10
 IMPORTANCE_REPEATS = 5
@@ -43,8 +47,11 @@ METRICS = {
     "f1_macro": "Macro F1",
     "balanced_accuracy": "Balanced accuracy",
     "roc_auc": "ROC AUC",
+    "log_loss": "Log loss",
 }
-SELECTION_METRIC = "f1_macro"
+LOWER_IS_BETTER = frozenset({"log_loss"})  # every other metric: higher is better
+OLD_SELECTION_METRIC = "f1_macro"  # what every model was chosen on before the metric was the analyst's choice
+IMPORTANCE_METRIC = "f1_macro"  # what permutation importance measures the drop of
 RESAMPLES = 200  # bootstrap resamples behind an interval
 Z_95 = 1.959963984540054
 CHANCE_RESAMPLES = 999
@@ -53,7 +60,7 @@ CHANCE_LEVEL = 0.05  # a p-value at least this large: not clearly better than ch
 
 
 def classification_metrics(y_true: Any, proba: np.ndarray, classes: np.ndarray) -> dict[str, float]:
-    """Accuracy, macro F1, balanced accuracy and ROC AUC of ``proba`` (columns in ``classes`` order).
+    """Every metric of :data:`METRICS` of ``proba`` (columns in ``classes`` order).
 
     The truth is matched to the classes first (:func:`core.labels.as_class_texts`): labels read
     back as text (``"1"``) or typed (``1``, ``1.0``) name the same class, so no mix of types
@@ -75,7 +82,38 @@ def classification_metrics(y_true: Any, proba: np.ndarray, classes: np.ndarray) 
             metrics["roc_auc"] = float(roc_auc_score(codes, proba, multi_class="ovr", labels=np.arange(len(labels))))
     except ValueError:  # a class absent from the holdout, or a label the model does not know
         metrics["roc_auc"] = float("nan")
+    codes = pd.Categorical(y_true, categories=labels).codes
+    metrics["log_loss"] = metric_value("log_loss", codes, proba) if (codes >= 0).all() else float("nan")
     return metrics
+
+
+def metric_value(metric: str, codes: np.ndarray, proba: np.ndarray) -> float:
+    """One metric of :data:`METRICS` from class positions (0..k-1, the columns of ``proba``); NaN when undefined."""
+    k = proba.shape[1]
+    predicted = np.argmax(proba, axis=1)
+    if metric == "accuracy":
+        return float(np.mean(predicted == codes))
+    if metric == "f1_macro":
+        return float(f1_score(codes, predicted, average="macro"))
+    if metric == "balanced_accuracy":
+        return float(balanced_accuracy_score(codes, predicted))
+    if metric == "roc_auc":
+        return _roc_auc(codes, proba, k)
+    if metric == "log_loss":
+        clipped = np.clip(proba, 1e-15, 1.0)
+        return float(log_loss(codes, clipped / clipped.sum(axis=1, keepdims=True), labels=np.arange(k)))
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def score(metric: str, codes: np.ndarray, proba: np.ndarray) -> float:
+    """:func:`metric_value` turned so that higher is always better (log loss negated), for comparing models."""
+    value = metric_value(metric, codes, proba)
+    return -value if metric in LOWER_IS_BETTER else value
+
+
+def shown(metric: str, value: float) -> float:
+    """A :func:`score` back in the metric's own units (a log loss is positive again)."""
+    return -value if metric in LOWER_IS_BETTER else value
 
 
 def confusion(y_true: Any, proba: np.ndarray, classes: np.ndarray) -> dict[str, Any]:
@@ -124,18 +162,20 @@ def _from_confusion(matrix: np.ndarray) -> tuple[float, float]:
 
 
 def _roc_auc(truth: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
-    try:
-        if n_classes == 2:
-            return float(roc_auc_score(truth == 1, proba[:, 1]))
-        return float(roc_auc_score(truth, proba, multi_class="ovr", labels=np.arange(n_classes)))
-    except ValueError:  # a class absent from the (re)sample
-        return math.nan
+    with warnings.catch_warnings():  # a (re)sample with one class: undefined (NaN)
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        try:
+            if n_classes == 2:
+                return float(roc_auc_score(truth == 1, proba[:, 1]))
+            return float(roc_auc_score(truth, proba, multi_class="ovr", labels=np.arange(n_classes)))
+        except ValueError:  # a class absent from the (re)sample
+            return math.nan
 
 
 def holdout_metrics(
     y_true: Any, proba: np.ndarray, classes: Any, *, resamples: int = RESAMPLES, seed: int = 0
 ) -> list[MetricEstimate]:
-    """Accuracy (Wilson interval), macro F1, balanced accuracy and ROC AUC (seeded percentile bootstrap)."""
+    """Accuracy (Wilson interval), macro F1, balanced accuracy, ROC AUC and log loss (seeded percentile bootstrap)."""
     classes = np.asarray(classes)
     index = {c: i for i, c in enumerate(classes.tolist())}
     truth = np.array([index.get(v, -1) for v in np.asarray(y_true).tolist()])
@@ -152,6 +192,7 @@ def holdout_metrics(
     correct = int((truth == predicted).sum())
     f1, balanced = _from_confusion(confusion(everything))
     auc = _roc_auc(truth[known], proba[known], k) if known.all() else math.nan
+    loss = metric_value("log_loss", truth, proba) if known.all() and n else math.nan
     rng = np.random.default_rng(seed)
     samples: dict[str, list[float]] = {key: [] for key in METRICS if key != "accuracy"}  # accuracy: Wilson
     for _ in range(resamples):
@@ -161,6 +202,8 @@ def holdout_metrics(
         samples["balanced_accuracy"].append(balanced_b)
         if auc == auc:
             samples["roc_auc"].append(_roc_auc(truth[rows], proba[rows], k))
+        if loss == loss:
+            samples["log_loss"].append(metric_value("log_loss", truth[rows], proba[rows]))
 
     def bootstrap(key: str, value: float) -> MetricEstimate:
         values = np.asarray(samples[key], dtype=float)
@@ -176,19 +219,50 @@ def holdout_metrics(
         bootstrap("f1_macro", f1),
         bootstrap("balanced_accuracy", balanced),
         bootstrap("roc_auc", auc),
+        bootstrap("log_loss", loss),
     ]
 
 
 # --- cross-validation -----------------------------------------------------------------------
 
 
+def cv_repeats(rows: int) -> int:
+    """How many times the folds are drawn: small tables are repeated, so selection does not rest on one shuffle."""
+    return next((repeats for limit, repeats in REPEATS if rows < limit), 1)
+
+
 def cv_folds(y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The stratified folds every candidate is cross-validated on (fewer than 5 for rare classes)."""
+    """The stratified folds every candidate is cross-validated on (fewer than 5 for rare classes),
+    drawn :func:`cv_repeats` times; each repeat's held-out rows cover every row once."""
     smallest = int(pd.Series(y).value_counts().min())
     splits = min(CV_FOLDS, smallest)
     if splits < 2:
         raise ValueError("every class needs at least two training rows to cross-validate")
-    return list(StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    repeats = cv_repeats(len(y))
+    if repeats == 1:
+        folder: Any = StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed)
+    else:
+        folder = RepeatedStratifiedKFold(n_splits=splits, n_repeats=repeats, random_state=seed)
+    return list(folder.split(np.zeros(len(y)), y))
+
+
+@dataclass
+class CrossValidation:
+    """A candidate's cross-validation: its score on each fold, and its out-of-fold probabilities."""
+
+    scores: list[float]  # the selection metric on each fold, higher is better (log loss negated)
+    oof: np.ndarray  # rows x classes: each row predicted by the models that did not see it, averaged over repeats
+
+
+def _aligned(model: Any, X: pd.DataFrame, classes: np.ndarray) -> np.ndarray:  # noqa: N803
+    """``model``'s probabilities in the columns of ``classes`` (a class its fold lacked gets 0)."""
+    proba = model.predict_proba(X)
+    fitted = np.asarray(model.classes_)
+    if len(fitted) == len(classes) and (fitted == classes).all():
+        return proba
+    out = np.zeros((len(X), len(classes)))
+    out[:, np.searchsorted(classes, fitted)] = proba
+    return out
 
 
 def cross_validate(
@@ -197,20 +271,29 @@ def cross_validate(
     y: np.ndarray,
     folds: list[tuple[np.ndarray, np.ndarray]],
     *,
+    metric: str,
     after_fold: Callable[[int, float], None] | None = None,
-) -> list[float]:
-    """Macro F1 of a fresh copy of ``pipeline`` on each fold.
+) -> CrossValidation:
+    """``metric`` (:func:`score`) of a fresh copy of ``pipeline`` on each fold, and the out-of-fold probabilities.
 
     ``after_fold(fold index, running mean)`` is called after each fold; raising there stops the
     cross-validation (Optuna's pruning, a cancelled training).
     """
+    classes = np.unique(y)
+    codes = np.searchsorted(classes, y)
+    total, seen = np.zeros((len(y), len(classes))), np.zeros(len(y))
     scores: list[float] = []
     for i, (fit_rows, test_rows) in enumerate(folds):
         model = clone(pipeline).fit(X.iloc[fit_rows], y[fit_rows])
-        scores.append(float(f1_score(y[test_rows], model.predict(X.iloc[test_rows]), average="macro")))
+        proba = _aligned(model, X.iloc[test_rows], classes)
+        total[test_rows] += proba
+        seen[test_rows] += 1
+        with warnings.catch_warnings():  # ROC AUC of a fold without some class is undefined (NaN, left out)
+            warnings.simplefilter("ignore", UserWarning)
+            scores.append(score(metric, codes[test_rows], proba))
         if after_fold is not None:
-            after_fold(i, float(np.mean(scores)))
-    return scores
+            after_fold(i, float(np.nanmean(scores)) if not np.isnan(scores).all() else float("nan"))
+    return CrossValidation(scores, total / np.maximum(seen, 1)[:, None])
 
 
 # --- holdout documents ----------------------------------------------------------------------
@@ -326,7 +409,7 @@ def importances(pipeline: Any, X: pd.DataFrame, y: np.ndarray, seed: int) -> lis
         rows = np.random.default_rng(seed).choice(len(X), IMPORTANCE_MAX_ROWS, replace=False)
         X, y = X.iloc[np.sort(rows)], y[np.sort(rows)]  # noqa: N806
     result = permutation_importance(
-        pipeline, X, y, scoring=SELECTION_METRIC, n_repeats=IMPORTANCE_REPEATS, random_state=seed, n_jobs=1
+        pipeline, X, y, scoring=IMPORTANCE_METRIC, n_repeats=IMPORTANCE_REPEATS, random_state=seed, n_jobs=1
     )
     rows_out = [
         {"feature": str(name), "importance": float(mean), "std": float(std)}

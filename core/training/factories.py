@@ -19,9 +19,10 @@ from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
 from core.features import build_preprocessor
-from core.training.estimators import DenseFeatures, EncodedLabelClassifier
+from core.training.estimators import Calibrated, DenseFeatures, EncodedLabelClassifier, WeightedEnsemble
 
 XGBOOST = "xgboost"
+ENSEMBLE = "ensemble"
 IMBALANCE_RATIO = 1.5  # largest class / smallest class from which classes are weighted
 XGBOOST_DEFAULTS: dict[str, Any] = {
     "n_estimators": 300,
@@ -105,11 +106,20 @@ BASELINES: dict[str, Baseline] = {
         Baseline("hist_gradient_boosting", "histogram gradient boosting", make_hist_gradient_boosting),
     )
 }
-LABELS: dict[str, str] = {XGBOOST: "XGBoost (tuned)"} | {b.name: b.label for b in BASELINES.values()}
+LABELS: dict[str, str] = (
+    {XGBOOST: "XGBoost (tuned)"} | {b.name: b.label for b in BASELINES.values()} | {ENSEMBLE: "weighted ensemble"}
+)
 
 
-def estimator_params(pipeline: Pipeline) -> dict[str, Any]:
-    """The classifier's own settings (plain values only), for the run's parameters."""
+def estimator_params(pipeline: Any) -> dict[str, Any]:
+    """The classifier's own settings (plain values only), for the run's parameters.
+
+    A calibrated model's are its model's; an ensemble's are its members and their weights.
+    """
+    if isinstance(pipeline, Calibrated):
+        return estimator_params(pipeline.model)
+    if isinstance(pipeline, WeightedEnsemble):
+        return {"members": ", ".join(f"{n} {w:.2f}" for n, w in zip(pipeline.names, pipeline.weights, strict=True))}
     model = pipeline.named_steps["model"]
     if isinstance(model, EncodedLabelClassifier):
         params = model.estimator.get_params(deep=False) | {"class_weight": model.class_weight}

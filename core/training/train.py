@@ -1,11 +1,14 @@
 """Train a model for a dataset version: split, compare candidates, tune, evaluate, log, register.
 
-One frozen stratified holdout and one set of stratified CV folds (on the rest) for every
-candidate: three scikit-learn baselines with fixed settings and XGBoost tuned by Optuna. The
-winner (best CV macro F1; ties broken by holdout macro F1, then accuracy, then the faster fit) is
-registered with its report; the others are logged as MLflow runs without a model.
-Nothing is registered until every candidate has been evaluated, so a cancelled or failed
-training leaves the registry (and the champion) as it was.
+One frozen stratified holdout and one set of stratified CV folds (on the rest, repeated for small
+tables) for every candidate: three scikit-learn baselines with fixed settings, XGBoost tuned by
+Optuna, and a greedy weighted ensemble of them. Everything is chosen on out-of-fold probabilities
+under the selection metric (the analyst's, or the default for the target; see
+:mod:`core.training.selection`): each candidate's class weighting (imbalanced classes), its
+calibration, the ensemble's weights and the winner. The holdout is reported, with its interval,
+and never decides. The winner is registered with its report; the others are logged as MLflow runs
+without a model. Nothing is registered until every candidate has been evaluated, so a cancelled
+or failed training leaves the registry (and the champion) as it was.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
 from sqlalchemy.orm import Session
 from threadpoolctl import threadpool_limits
 
 from core import registry
 from core.config import Settings
 from core.contract import CONTRACT_FILE, build_contract
+from core.datasets.leakage import leakage_warnings
 from core.datasets.versions import get_version, load_frame
 from core.db.models import DatasetVersion
 from core.errors import ColumnError, TargetError, TrainingCancelled
@@ -33,15 +36,9 @@ from core.features import coerce_inputs, feature_columns
 from core.labels import whole_classes
 from core.training import evaluate
 from core.training.budgets import Budget
-from core.training.factories import (
-    BASELINES,
-    LABELS,
-    XGBOOST,
-    XGBOOST_DEFAULTS,
-    class_weighting,
-    estimator_params,
-    make_xgboost,
-)
+from core.training.candidates import Candidate, Split, calibrated, ensemble, fitted, rank, with_interval
+from core.training.evaluate import METRICS
+from core.training.factories import BASELINES, XGBOOST, Baseline, class_weighting, estimator_params, make_xgboost
 from core.training.progress import (
     STAGE_EVALUATING,
     STAGE_PREPARING,
@@ -52,13 +49,16 @@ from core.training.progress import (
     baseline_stage,
 )
 from core.training.report import report_documents
+from core.training.selection import check_metric, class_weightings, metric_choice
 from core.training.tuning import (
     finished_trials,
+    first_trials,
     open_study,
     study_name_for,
     study_storage,
     tune_xgboost,
     tuning_history,
+    xgboost_settings,
 )
 
 
@@ -78,6 +78,8 @@ class TrainingResult:
     warnings: list[str] = field(default_factory=list)
     # {"training", "holdout", "without_label"}: rows fitted on, rows evaluated on, rows left out (no label)
     rows: dict[str, int] = field(default_factory=dict)
+    # the selection metric and why, the winner, its calibration and ensemble weights (see train)
+    selection: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out = {"model": self.model, "version": self.version, "aliases": self.aliases, "metrics": self.metrics}
@@ -85,63 +87,9 @@ class TrainingResult:
             out["warnings"] = self.warnings
         if self.rows:
             out["rows"] = self.rows
+        if self.selection:
+            out["selection"] = {k: v for k, v in self.selection.items() if k != "warnings"}
         return out
-
-
-@dataclass
-class Candidate:
-    """One candidate, cross-validated and then fitted on the whole training part."""
-
-    name: str
-    pipeline: Pipeline
-    cv_scores: list[float]
-    holdout: dict[str, float]
-    proba: np.ndarray
-    fit_seconds: float
-    cv_seconds: float
-    trials: int | None = None
-    run_id: str | None = None
-
-    @property
-    def cv_mean(self) -> float:
-        return float(np.mean(self.cv_scores))
-
-    @property
-    def cv_std(self) -> float:
-        return float(np.std(self.cv_scores))
-
-    def metrics(self) -> dict[str, float]:
-        return self.holdout | {
-            "cv_f1_macro": self.cv_mean,
-            "cv_f1_macro_std": self.cv_std,
-            "fit_seconds": self.fit_seconds,
-            "cv_seconds": self.cv_seconds,
-        }
-
-    def row(self, *, winner: bool) -> dict[str, Any]:
-        def clean(value: float) -> float | None:
-            return round(float(value), 6) if value == value else None
-
-        return {
-            "name": self.name,
-            "label": LABELS[self.name],
-            "cv_f1_macro": clean(self.cv_mean),
-            "cv_f1_macro_std": clean(self.cv_std),
-            "cv_folds": len(self.cv_scores),
-            **{k: clean(self.holdout[k]) for k in evaluate.METRICS},
-            "fit_seconds": round(self.fit_seconds, 3),
-            "trials": self.trials,
-            "winner": winner,
-            "run_id": self.run_id,
-        }
-
-
-def rank(candidates: list[Candidate]) -> list[Candidate]:
-    """Best first: CV macro F1 (to 4 decimals), then holdout macro F1, accuracy, faster fit."""
-    return sorted(
-        candidates,
-        key=lambda c: (-round(c.cv_mean, 4), -c.holdout["f1_macro"], -c.holdout["accuracy"], c.fit_seconds),
-    )
 
 
 def run_tags(version: DatasetVersion, *, estimator: str, seed: int, study_name: str, winner: bool) -> dict[str, str]:
@@ -172,6 +120,7 @@ class _Tracker:
         self.started = time.perf_counter()
         self.progress = progress
         self.should_stop = should_stop
+        self.leader: float | None = None
         self.update = ProgressUpdate(
             stage=STAGE_PREPARING,
             candidate="",
@@ -198,8 +147,10 @@ class _Tracker:
         self.send(stage=stage, candidate=candidate, value=None, state="")
 
     def scored(self, candidate: Candidate) -> None:
-        if self.update["leader_score"] is None or candidate.cv_mean > self.update["leader_score"]:
-            self.update.update(leader=candidate.name, leader_score=candidate.cv_mean)
+        """The leader so far (its out-of-fold score, in the metric's own units)."""
+        if self.leader is None or candidate.cv_score > self.leader:
+            self.leader = candidate.cv_score
+            self.update.update(leader=candidate.name, leader_score=candidate.cv[candidate.metric])
 
     def check(self) -> None:
         if self.should_stop is not None and self.should_stop():
@@ -211,32 +162,6 @@ class _Tracker:
         self.check()
 
 
-def _fit_on_training(
-    name: str,
-    pipeline: Pipeline,
-    data: _Split,
-    cv_scores: list[float],
-    cv_seconds: float,
-) -> Candidate:
-    started = time.perf_counter()
-    pipeline.fit(data.X_train, data.y_train)
-    fit_seconds = time.perf_counter() - started
-    proba = pipeline.predict_proba(data.X_hold)
-    holdout = evaluate.classification_metrics(data.y_hold, proba, pipeline.classes_)
-    return Candidate(name, pipeline, cv_scores, holdout, proba, fit_seconds, cv_seconds)
-
-
-@dataclass
-class _Split:
-    frame: pd.DataFrame
-    features: list[dict[str, Any]]
-    X_train: pd.DataFrame
-    X_hold: pd.DataFrame
-    y_train: np.ndarray
-    y_hold: np.ndarray
-    unlabelled: int = 0  # rows of the dataset version without a label: left out
-
-
 def _split(
     frame: pd.DataFrame,
     version: DatasetVersion,
@@ -245,7 +170,7 @@ def _split(
     *,
     extra_rows: pd.DataFrame | None = None,
     holdout_row_ids: list[int] | None = None,
-) -> _Split:
+) -> Split:
     labelled = frame[version.target].notna()
     unlabelled = int((~labelled).sum())
     frame = frame[labelled]
@@ -285,15 +210,16 @@ def _split(
         X_train = pd.concat([X_train, coerce_inputs(extra[names], features)])  # noqa: N806
         y_train = np.concatenate([y_train, extra[version.target].to_numpy().astype(y.dtype)])
         frame = pd.concat([frame, extra])
-    return _Split(frame, features, X_train, X_hold, y_train, y_hold, unlabelled=unlabelled)
+    return Split(frame, features, X_train, X_hold, y_train, y_hold, unlabelled=unlabelled)
 
 
 @dataclass
 class TuningData:
-    """What the XGBoost search runs on: the split, its CV folds and the class weighting."""
+    """What the XGBoost search runs on: the split, its CV folds and the weighting of imbalanced classes
+    (None when the classes are about even)."""
 
     version: DatasetVersion
-    data: _Split
+    data: Split
     folds: list[tuple[np.ndarray, np.ndarray]]
     class_weight: str | None
 
@@ -341,17 +267,20 @@ def train(
     dataset: str,
     dataset_version: int | None = None,
     budget: Budget | None = None,
+    metric: str | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     study_name: str | None = None,
     extra_rows: pd.DataFrame | None = None,
     holdout_row_ids: list[int] | None = None,
-    before_registering: Callable[[Pipeline, dict[str, Any]], None] | None = None,
+    before_registering: Callable[[Any, dict[str, Any]], None] | None = None,
 ) -> TrainingResult:
     """Compare the candidates on one holdout and one set of CV folds; register the winner.
 
     ``budget`` bounds the XGBoost search and gives the seed (see :class:`core.training.budgets.Budget`;
-    none given: the default budget, the settings' seed). ``progress(update)`` receives a :class:`ProgressUpdate` at each
+    none given: the default budget, the settings' seed). ``metric`` (one of
+    :data:`core.training.selection.SELECTION_METRICS`) picks the model; None: the default for the
+    target. ``progress(update)`` receives a :class:`ProgressUpdate` at each
     stage and after every trial; ``should_stop()`` is polled after every trial, between folds and
     between candidates, and when it says True, :class:`TrainingCancelled` is raised before
     anything is registered. ``study_name`` names the Optuna study in the main database: the same
@@ -361,13 +290,15 @@ def train(
     training part only, never to the holdout; ``holdout_row_ids`` (row ids of the dataset version)
     fix the holdout instead of drawing it, so a retrained model is judged on its champion's.
 
-    ``before_registering(pipeline, contract)`` is handed the fitted winner and its input contract
+    ``before_registering(model, contract)`` is handed the fitted winner and its input contract
     after everything is evaluated and before anything is logged or registered (a retrain judges
     the challenger there): if it raises, nothing is registered.
     """
     budget = Budget() if budget is None else budget
     seed = settings.seed if budget.seed is None else budget.seed
     trials, timeout = budget.trials, budget.timeout
+    if metric is not None:
+        check_metric(metric)
     tracker = _Tracker(progress, should_stop, trials=trials, timeout=timeout)
     tracker.stage(STAGE_PREPARING)
     tuning = prepare_tuning(
@@ -379,7 +310,9 @@ def train(
         extra_rows=extra_rows,
         holdout_row_ids=holdout_row_ids,
     )
-    version, data, folds, class_weight = tuning.version, tuning.data, tuning.folds, tuning.class_weight
+    version, data, folds = tuning.version, tuning.data, tuning.folds
+    choice = metric_choice(data.y_train, metric)
+    weightings = class_weightings(tuning.class_weight, choice.metric)
     study_name = study_name or study_name_for(dataset, version.version)
     # what a tune-worker needs to join the study and rebuild this very objective (see core.jobs.worker);
     # a retrain's extra rows are the feedback of the moment, so its study is not shared
@@ -391,29 +324,29 @@ def train(
         "holdout_fraction": settings.holdout_fraction,
         "shared": extra_rows is None and holdout_row_ids is None,
         "fingerprint": tuning.fingerprint(),
+        "metric": choice.metric,
+        "weightings": weightings,
     }
 
     # one thread per fit: on a few shared cores, threaded fits of small data slow everything down;
     # the study opens first, so workers can tune while the baselines run here
     with threadpool_limits(limits=1), study_storage(settings) as storage:
         deadline = None if timeout is None else time.time() + timeout - tracker.elapsed()
-        study = open_study(storage, study_name, trials=trials, deadline=deadline, recipe=recipe)
+        study = open_study(
+            storage, study_name, trials=trials, deadline=deadline, recipe=recipe, first_trials=first_trials(weightings)
+        )
         candidates = []
         for baseline in BASELINES.values():
             tracker.check()
             tracker.stage(baseline_stage(baseline.label), baseline.name)
-            pipeline = baseline.make(data.features, seed, class_weight=class_weight)
-            started = time.perf_counter()
-            scores = evaluate.cross_validate(
-                pipeline, data.X_train, data.y_train, folds, after_fold=lambda *_: tracker.check()
-            )
-            candidate = _fit_on_training(baseline.name, pipeline, data, scores, time.perf_counter() - started)
+            candidate = _baseline(baseline, data, folds, choice.metric, weightings, seed, tracker)
             candidates.append(candidate)
             tracker.scored(candidate)
 
         tracker.check()
         tracker.stage(STAGE_TUNING, XGBOOST)
         started = time.perf_counter()
+        best_here: dict[int, evaluate.CrossValidation] = {}
         tune_xgboost(
             study,
             data.features,
@@ -421,9 +354,11 @@ def train(
             data.y_train,
             folds=folds,
             seed=seed,
-            class_weight=class_weight,
+            metric=choice.metric,
+            weightings=weightings,
             after_trial=tracker.after_trial,
             check_stop=tracker.check,
+            best_here=best_here,
         )
         cv_seconds = time.perf_counter() - started
         history = tuning_history(study)
@@ -432,12 +367,23 @@ def train(
 
         tracker.check()
         tracker.stage(STAGE_EVALUATING)
-        pipeline = make_xgboost(data.features, XGBOOST_DEFAULTS | best.params, seed=seed, class_weight=class_weight)
-        xgboost = _fit_on_training(XGBOOST, pipeline, data, best.user_attrs["fold_scores"], cv_seconds)
+        params, weighting = xgboost_settings(best.params)
+        pipeline = make_xgboost(data.features, params, seed=seed, class_weight=weighting)
+        cv = best_here.get(best.number)
+        if cv is None:  # the best trial ran in a tune-worker: its out-of-fold probabilities are not here
+            cv = evaluate.cross_validate(pipeline, data.X_train, data.y_train, folds, metric=choice.metric)
+        xgboost = fitted(
+            XGBOOST, pipeline, data, cv, metric=choice.metric, cv_seconds=cv_seconds, class_weight=weighting
+        )
         xgboost.trials = done
         candidates.append(xgboost)
         tracker.scored(xgboost)
-        ranked = rank(candidates)
+        candidates = [calibrated(c, data, folds) for c in candidates]
+        mixed = ensemble(candidates, data, folds)
+        if mixed is not None:
+            candidates.append(mixed)
+            tracker.scored(mixed)
+        ranked = [with_interval(c, data, seed) for c in rank(candidates)]
         winner = ranked[0]
         classes = winner.pipeline.classes_
         report: dict[str, Any] = {
@@ -462,8 +408,9 @@ def train(
         "timeout": timeout,
         "holdout_fraction": settings.holdout_fraction,
         "cv_folds": len(folds),
+        "cv_repeats": evaluate.cv_repeats(len(data.y_train)),
         "study_name": study_name,
-        "class_weight": class_weight or "none",
+        "selection_metric": choice.metric,
     }
     if extra_rows is not None:
         settings_params["extra_rows"] = len(extra_rows)
@@ -482,6 +429,18 @@ def train(
     for candidate in ranked[1:]:
         candidate.run_id = registry.log_run(settings, name=dataset, run_name=candidate.name, **logged(candidate))
     report["leaderboard"] = [c.row(winner=c is winner) for c in ranked]
+    # what the page and the card say beside the chance check (which they show on their own)
+    notes = leakage_warnings(data.frame, version.roles, version.target, seed=seed)
+    notes += [w for w in [below_majority(winner, report["chance"])] if w]
+    warnings = [w for w in [evaluate.chance_warning(report["chance"]), *notes] if w]
+    report["selection"] = choice.as_dict() | {
+        "winner": winner.name,
+        "calibration": winner.calibration or "none",
+        "members": winner.weights or None,
+        "cv_folds": len(folds),
+        "cv_repeats": evaluate.cv_repeats(len(data.y_train)),
+        "warnings": notes,
+    }
     documents = report_documents(report) | {
         CONTRACT_FILE: contract,
         "split.json": {"holdout_row_ids": [int(i) for i in data.X_hold.index], "seed": seed},
@@ -507,15 +466,64 @@ def train(
         study_name=study_name,
         run_id=info.run_id,
         leaderboard=report["leaderboard"],
-        warnings=[w for w in [evaluate.chance_warning(report["chance"])] if w],
+        warnings=warnings,
         rows={"training": len(data.X_train), "holdout": len(data.X_hold), "without_label": data.unlabelled},
+        selection=report["selection"],
     )
+
+
+def _baseline(
+    baseline: Baseline,
+    data: Split,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    metric: str,
+    weightings: list[str | None],
+    seed: int,
+    tracker: _Tracker,
+) -> Candidate:
+    """A baseline under the class weighting that scores best out of fold (imbalanced classes: both are tried)."""
+    tried = []
+    for weighting in weightings:
+        started = time.perf_counter()
+        pipeline = baseline.make(data.features, seed, class_weight=weighting)
+        cv = evaluate.cross_validate(
+            pipeline, data.X_train, data.y_train, folds, metric=metric, after_fold=lambda *_: tracker.check()
+        )
+        tried.append(
+            (float(np.nanmean(cv.scores)), -len(tried), weighting, pipeline, cv, time.perf_counter() - started)
+        )
+    _, _, weighting, pipeline, cv, seconds = max(tried, key=lambda t: t[:2])
+    return fitted(baseline.name, pipeline, data, cv, metric=metric, cv_seconds=seconds, class_weight=weighting)
+
+
+def below_majority(winner: Candidate, chance: dict[str, Any]) -> str | None:
+    """One sentence when the winner's holdout accuracy is below always answering the majority class
+    and the selection metric is not accuracy (it traded accuracy for what the metric rewards)."""
+    accuracy, guess = winner.holdout["accuracy"], chance["accuracy"]
+    if winner.metric == "accuracy" or not accuracy < guess:
+        return None
+    return (
+        f"Accuracy {accuracy:.3f} is below the {guess:.3f} of always answering '{chance['guess']}', because the "
+        f"model was chosen on {METRICS[winner.metric]}, which {TRADES[winner.metric]}; choose accuracy as the "
+        "metric if the share of rows right is what matters."
+    )
+
+
+# what each metric rewards, at the cost of accuracy on imbalanced classes
+TRADES = {
+    "f1_macro": "counts every class equally, so it gives up some majority-class rows to find more of the rare ones",
+    "balanced_accuracy": "averages the recall of every class, so it gives up some majority-class rows to find "
+    "more of the rare ones",
+    "roc_auc": "judges the ranking of rows by probability, not the answers at the default threshold",
+    "log_loss": "judges the probabilities, not the answers at the default threshold",
+}
 
 
 def _run_params(candidate: Candidate, training: dict[str, Any]) -> dict[str, Any]:
     """The candidate's own settings, then how it was trained (unset limits left out)."""
     params = estimator_params(candidate.pipeline) | {"estimator": candidate.name}
     params |= {k: v for k, v in training.items() if v is not None}
+    params |= {"class_weight": candidate.class_weight or "none", "calibration": candidate.calibration or "none"}
     if candidate.trials is not None:
         params["trials_run"] = candidate.trials
     return params

@@ -33,7 +33,7 @@ from core.config import Settings
 from core.db import open_database
 from core.db.engine import get_engine, sqlite_pragmas
 from core.processes import HOST, process_alive, worker_id
-from core.training.evaluate import cross_validate
+from core.training.evaluate import LOWER_IS_BETTER, CrossValidation, cross_validate
 from core.training.factories import XGBOOST_DEFAULTS, make_xgboost
 
 STARTUP_TRIALS = 8  # random trials before TPE models the search space
@@ -51,6 +51,7 @@ UNCLAIMED_TRIAL = timedelta(seconds=60)  # a running trial that never recorded w
 TARGET_TRIALS = "target_trials"
 DEADLINE = "deadline"  # seconds since the epoch
 WORKER = "worker"  # trial user attribute: host:pid of the process that ran it
+CLASS_WEIGHT, NO_WEIGHTING = "class_weight", "none"  # the class weighting, a searched parameter on imbalanced data
 
 
 def study_name_for(dataset: str, dataset_version: int, run_key: str | None = None) -> str:
@@ -127,11 +128,12 @@ def open_study(
     trials: int | None,
     deadline: float | None,
     recipe: dict[str, Any] | None = None,
+    first_trials: list[dict[str, Any]] | None = None,
 ) -> optuna.Study:
     """Create the study, or load it to resume; record its target, deadline and ``recipe``.
 
-    The recipe (dataset, version, seed...) is what a worker needs to rebuild the objective. The
-    library defaults are the first trial of a new study.
+    The recipe (dataset, version, seed, metric...) is what a worker needs to rebuild the objective.
+    ``first_trials`` (default: the library defaults) are the first trials of a new study.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -140,7 +142,8 @@ def open_study(
     for key, value in ((recipe or {}) | {TARGET_TRIALS: trials, DEADLINE: deadline}).items():
         study.set_user_attr(key, value)
     if not study.get_trials(deepcopy=False):
-        study.enqueue_trial(dict(XGBOOST_DEFAULTS))
+        for params in first_trials or [dict(XGBOOST_DEFAULTS)]:
+            study.enqueue_trial(params)
     return study
 
 
@@ -153,8 +156,31 @@ def load_study(storage: optuna.storages.BaseStorage, study_name: str) -> optuna.
         return None
 
 
-def suggest_xgboost(trial: optuna.Trial) -> dict[str, Any]:
-    return {
+def weighting_choice(weighting: str | None) -> str:
+    """A class weighting as the search stores it (``"none"`` for no weighting)."""
+    return weighting or NO_WEIGHTING
+
+
+def xgboost_settings(params: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A trial's parameters as (XGBoost's parameters, the class weighting)."""
+    params = dict(params)
+    weighting = params.pop(CLASS_WEIGHT, None)
+    return XGBOOST_DEFAULTS | params, None if weighting in (None, NO_WEIGHTING) else weighting
+
+
+def first_trials(weightings: list[str | None]) -> list[dict[str, Any]]:
+    """The library defaults under each class weighting to try, the preferred one first."""
+    if len(weightings) == 1:
+        return [dict(XGBOOST_DEFAULTS)]
+    return [XGBOOST_DEFAULTS | {CLASS_WEIGHT: weighting_choice(w)} for w in weightings]
+
+
+def suggest_xgboost(trial: optuna.Trial, weightings: list[str | None] | None = None) -> dict[str, Any]:
+    """A trial's parameters; with more than one class weighting to try, the weighting is one of them."""
+    weighting = {}
+    if weightings and len(weightings) > 1:
+        weighting = {CLASS_WEIGHT: trial.suggest_categorical(CLASS_WEIGHT, [weighting_choice(w) for w in weightings])}
+    return weighting | {
         "n_estimators": trial.suggest_int("n_estimators", 50, 500, log=True),
         "max_depth": trial.suggest_int("max_depth", 1, 8),
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
@@ -242,12 +268,20 @@ def tune_xgboost(
     *,
     folds: list[tuple[np.ndarray, np.ndarray]],
     seed: int,
-    class_weight: str | None = None,
+    metric: str,
+    weightings: list[str | None] | None = None,
     owner: bool = True,
     after_trial: Callable[[optuna.trial.FrozenTrial, int, float | None], None] | None = None,
     check_stop: Callable[[], None] | None = None,
+    best_here: dict[int, CrossValidation] | None = None,
 ) -> int:
-    """Maximise cross-validated macro F1 in ``study`` until its target or deadline; returns the trials run here.
+    """Maximise the cross-validated ``metric`` in ``study`` until its target or deadline; returns the trials run here.
+
+    The objective is the mean over folds of :func:`core.training.evaluate.score` (higher is
+    better: a log loss is negated). ``weightings`` are the class weightings to search over (one:
+    not searched). ``best_here``, when given, keeps the cross-validation (with its out-of-fold
+    probabilities) of the best trial run in this process, by trial number, so the owner need not
+    cross-validate the winner again.
 
     The target (:data:`TARGET_TRIALS`) counts the study's finished trials, whoever ran them, so a
     resumed study only runs what is left; past the deadline no new trial starts, except for the
@@ -268,7 +302,8 @@ def tune_xgboost(
     target, deadline = study.user_attrs.get(TARGET_TRIALS), study.user_attrs.get(DEADLINE)
 
     def objective(trial: optuna.Trial) -> float:
-        pipeline = make_xgboost(features, suggest_xgboost(trial), seed=seed, class_weight=class_weight)
+        params, weighting = xgboost_settings(suggest_xgboost(trial, weightings))
+        pipeline = make_xgboost(features, params, seed=seed, class_weight=weighting)
 
         def after_fold(fold: int, running_mean: float) -> None:
             trial.report(running_mean, step=fold)
@@ -278,10 +313,14 @@ def tune_xgboost(
                 trial.set_user_attr("pruned_at_fold", fold + 1)
                 raise optuna.TrialPruned()
 
-        scores = cross_validate(pipeline, X, y, folds, after_fold=after_fold)
-        trial.set_user_attr("fold_scores", scores)
-        trial.set_user_attr("cv_std", float(np.std(scores)))
-        return float(np.mean(scores))
+        cv = cross_validate(pipeline, X, y, folds, metric=metric, after_fold=after_fold)
+        value = float(np.nanmean(cv.scores))
+        trial.set_user_attr("fold_scores", cv.scores)
+        trial.set_user_attr("cv_std", float(np.nanstd(cv.scores)))
+        if best_here is not None and (not best_here or value > max(s for s in _means(best_here))):
+            best_here.clear()
+            best_here[trial.number] = cv
+        return value
 
     reported = {t.number for t in started_with if t.state in FINISHED}
     ran = 0
@@ -337,8 +376,12 @@ def _run_trial(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
             study.tell(trial, value)
 
 
+def _means(kept: dict[int, CrossValidation]) -> list[float]:
+    return [float(np.nanmean(cv.scores)) for cv in kept.values()]
+
+
 def tuning_history(study: optuna.Study) -> dict[str, Any]:
-    """Every trial of the study that ran: number, state, CV macro F1, parameters, duration and who ran it."""
+    """Every trial of the study that ran: number, state, CV score, parameters, duration and who ran it."""
     rows = []
     for t in study.get_trials(deepcopy=False):
         if t.user_attrs.get("surplus"):
@@ -360,8 +403,9 @@ def tuning_history(study: optuna.Study) -> dict[str, Any]:
         )
     return {
         "study_name": study.study_name,
-        "metric": "cv_f1_macro",
+        "metric": f"cv_{study.user_attrs.get('metric', 'f1_macro')}",
         "direction": "maximize",
+        "negated": study.user_attrs.get("metric") in LOWER_IS_BETTER,  # a log loss is maximised as its negative
         "best_number": study.best_trial.number if best_value(study) is not None else None,
         "trials": rows,
     }

@@ -59,7 +59,7 @@ def test_page_shows_the_challenger_against_the_champion_and_the_history(two_sett
     assert _version_box(at).value == 2  # the challenger is chosen first
     comparison = next(d.value for d in at.dataframe if "metric" in d.value.columns)
     assert list(comparison.columns) == ["metric", "champion v1", "v2", "v2 − champion"]
-    assert comparison["metric"].tolist() == ["Accuracy", "Macro F1", "Balanced accuracy", "ROC AUC"]
+    assert comparison["metric"].tolist() == ["Accuracy", "Macro F1", "Balanced accuracy", "ROC AUC", "Log loss"]
     history = _history(at)
     assert history[["who", "action", "to"]].values.tolist() == [["sift train", "initial", 1]]
     assert _button(at, "Promote").label == "Promote v2 to champion"

@@ -72,7 +72,7 @@ def test_a_running_job_shows_its_progress(trained_sessions) -> None:
     assert not at.error
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Trial"] == "3 of 10"
-    assert metrics["Best CV macro F1 so far"] == "0.923"
+    assert metrics["Best CV score so far"] == "0.923"
     assert at.get("plotly_chart")
     assert at.button(key="train_start").disabled is True
     assert at.button(key=f"train_cancel_{job_id}")
@@ -173,7 +173,7 @@ def test_past_jobs_show_the_registered_winners_score_and_offer_a_prediction(trai
     done = _add_job(trained_sessions, status="done", progress=progress, result=result, finished_at=utcnow())
     at = _train_page()
     assert not at.exception and not at.error
-    assert _past_jobs(at).loc[done, "best CV macro F1"] == 0.9969
+    assert _past_jobs(at).loc[done, "best CV score"] == 0.9969
     assert any(str(link.proto.label) == "Make a prediction" for link in at.main.get("page_link"))
 
 

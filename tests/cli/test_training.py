@@ -73,7 +73,10 @@ def test_train_writes_library_warnings_to_the_job_log_and_counts_what_it_left_ou
 def test_cli_train_records_a_job_and_jobs_and_cancel_commands(trained_settings, trained_sessions) -> None:
     home = trained_settings.home
     trained = ok(home, "train", "--dataset", "rice", "--trials", "1")
-    assert set(trained) == {"model", "version", "aliases", "metrics", "rows"}
+    assert set(trained) == {"model", "version", "aliases", "metrics", "rows", "selection"}
+    # two classes and no --metric: ROC AUC, the target's default, with its reason
+    assert trained["selection"]["metric"] == "roc_auc" and not trained["selection"]["chosen"]
+    assert trained["selection"]["reason"].startswith("ROC AUC: two classes")
     assert trained["version"] == 2 and trained["aliases"] == ["challenger"]
 
     listed = ok(home, "jobs", "--dataset", "rice")

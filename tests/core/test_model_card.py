@@ -39,7 +39,7 @@ def test_card_has_the_data_section_and_holdout_metrics_with_intervals(trained_se
 
     logged = registry.get_version(trained_settings, "rice", 1).metrics
     by_key = {m.key: m for m in card.metrics}
-    assert list(by_key) == ["accuracy", "f1_macro", "balanced_accuracy", "roc_auc"]
+    assert list(by_key) == ["accuracy", "f1_macro", "balanced_accuracy", "roc_auc", "log_loss"]
     for key, metric in by_key.items():
         assert metric.value == pytest.approx(logged[key])  # rescoring the holdout gives the logged figure
         assert metric.low < metric.value < metric.high

@@ -112,8 +112,11 @@ def test_a_worse_challenger_stays_challenger_and_a_better_one_is_promoted_and_sc
     assert (worse.challenger_version, worse.champion_version, worse.promoted) == (2, 1, False)
     assert worse.challenger["holdout"]["f1_macro"] < worse.champion["holdout"]["f1_macro"] - 0.005
     assert worse.reason.startswith("Champion v1 kept: challenger v2 is worse beyond the tolerance of 0.005 on the ")
-    assert "the champion's holdout in macro F1" in worse.reason
-    assert "on recent feedback (1524 labels): macro F1" in worse.reason  # enough recent labels: judged too
+    # judged on the metric the champion was chosen on (ROC AUC: two classes) and beyond it nothing else
+    assert worse.decision.metric == registry.get_version(trained_settings, "rice", 1).params["selection_metric"]
+    assert worse.decision.metric == "roc_auc"
+    assert "the champion's holdout in ROC AUC" in worse.reason
+    assert "on recent feedback (1524 labels): ROC AUC" in worse.reason  # enough recent labels: judged too
     assert worse.rows == {"holdout": 762, "recent_feedback": 1524}
     assert worse.feedback["holdout_duplicates"] > 0
     assert registry.alias_version(trained_settings, "rice") == 1

@@ -152,9 +152,9 @@ def test_a_retrain_with_integer_classes_and_integer_labels_succeeds(settings, se
             assert result.as_dict()[role][key]["f1_macro"] is not None
     # (d) on real data: 12 recent labels do not weigh in, and the reason says so
     assert "on recent feedback (12 labels): too few recent labels to judge (12 < 50)" in result.reason
-    assert result.as_dict()["verdicts"]["recent_feedback"] == dict.fromkeys(
-        ("f1_macro", "roc_auc", "balanced_accuracy"), "not judged"
-    )
+    # two classes: the champion was chosen on ROC AUC, which leads the judgement alone
+    assert result.as_dict()["judged_metrics"] == ["roc_auc"]
+    assert result.as_dict()["verdicts"]["recent_feedback"] == {"roc_auc": "not judged"}
 
     # the stored decision, as the Train page shows it (decision_table), with each figure's verdict
     with sessions() as session:
@@ -164,9 +164,10 @@ def test_a_retrain_with_integer_classes_and_integer_labels_succeeds(settings, se
     verdict = dict(zip(shown["slice"] + " / " + shown["metric"], shown["verdict"], strict=True))
     assert verdict["the champion's holdout (36 rows) / accuracy"] == "shown, not judged"
     assert verdict["the champion's holdout (36 rows) / roc_auc"] in ("not worse", "worse beyond the tolerance")
-    assert verdict["recent feedback (12 rows) / f1_macro"] == (
+    assert verdict["recent feedback (12 rows) / roc_auc"] == (
         "not judged: too few recent labels to judge (12 < 50); the decision rests on the holdout"
     )
+    assert verdict["recent feedback (12 rows) / f1_macro"] == "shown, not judged"  # not the metric chosen on
     old = {k: v for k, v in stored.items() if k not in ("verdicts", "notes")}  # a decision stored before verdicts
     assert set(decision_table(old)["verdict"]) == {""}
 

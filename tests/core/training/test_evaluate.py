@@ -41,9 +41,20 @@ def test_multiclass_calibration_is_top_label() -> None:
 
 def test_folds_shrink_for_rare_classes_and_refuse_singletons() -> None:
     y = np.array(["a"] * 20 + ["b"] * 3)
-    assert len(evaluate.cv_folds(y, seed=1)) == 3
+    folds = evaluate.cv_folds(y, seed=1)
+    assert len(folds) == 3 * evaluate.cv_repeats(len(y))  # three folds, repeated: a small table
+    assert all(len(np.unique(y[held])) == 2 for _, held in folds)  # stratified: each fold holds a "b"
     with pytest.raises(ValueError):
         evaluate.cv_folds(np.array(["a"] * 20 + ["b"]), seed=1)
+
+
+def test_small_tables_repeat_their_folds_and_each_repeat_covers_every_row_once() -> None:
+    y = np.array(["a", "b"] * 400)
+    folds = evaluate.cv_folds(y, seed=3)
+    assert evaluate.cv_repeats(len(y)) > 1 and len(folds) == evaluate.CV_FOLDS * evaluate.cv_repeats(len(y))
+    first = np.sort(np.concatenate([held for _, held in folds[: evaluate.CV_FOLDS]]))
+    assert (first == np.arange(len(y))).all()
+    assert evaluate.cv_repeats(100_000) == 1
 
 
 def _chance(y_train, y_hold, predicted, classes, seed=0):
