@@ -140,7 +140,13 @@ def test_compare_uses_logged_metrics_on_a_shared_holdout(two_settings, two_sessi
     with two_sessions() as session:
         comparison = compare(session=session, settings=two_settings, dataset="rice", version=2)
     assert (comparison.champion, comparison.version, comparison.same_holdout) == (1, 2, True)
-    assert [r["metric"] for r in comparison.rows] == ["Accuracy", "Macro F1", "Balanced accuracy", "ROC AUC", "Log loss"]
+    assert [r["metric"] for r in comparison.rows] == [
+        "Accuracy",
+        "Macro F1",
+        "Balanced accuracy",
+        "ROC AUC",
+        "Log loss",
+    ]
     logged = registry.get_version(two_settings, "rice", 2).metrics
     accuracy = comparison.rows[0]
     assert accuracy["version"] == pytest.approx(logged["accuracy"])
