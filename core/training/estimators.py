@@ -128,6 +128,11 @@ class GivenProbabilities(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:  # noqa: N803
         return np.asarray(X, dtype=float)
 
+    def decision_function(self, X: Any) -> np.ndarray:  # noqa: N803
+        """Log-odds (two classes) or log-probabilities: the calibrators' input, so none saturates near 0 and 1."""
+        logs = np.log(np.clip(np.asarray(X, dtype=float), np.finfo(float).tiny, 1.0))
+        return logs[:, 1] - logs[:, 0] if logs.shape[1] == 2 else logs
+
     def predict(self, X: Any) -> np.ndarray:  # noqa: N803
         return np.argmax(np.asarray(X), axis=1)
 

@@ -50,6 +50,9 @@ BALANCING_METRICS = frozenset({"balanced_accuracy", "f1_macro"})  # they reward 
 CALIBRATION_METHODS = ("sigmoid", "isotonic", "temperature")
 MIN_CALIBRATION_ROWS = 100  # fewer rows: a calibrator would learn the noise of a few folds
 CALIBRATION_GAIN = 0.01  # kept only when it lowers the out-of-fold log loss by at least 1 %
+# ... and costs the selection metric at most this: a monotone calibration keeps the ranking, but probabilities
+# of exactly 0 or 1 become ties, which moves ROC AUC in its fourth decimal
+CALIBRATION_SLACK = 0.001
 ENSEMBLE_ROUNDS = 25  # additions of greedy ensemble selection (AutoGluon's default too)
 ENSEMBLE_GAIN = 1e-4  # an ensemble must beat its best member by this much to be a candidate of its own
 
@@ -188,7 +191,7 @@ def choose_calibration(
     oof: np.ndarray, codes: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], metric: str
 ) -> Calibration:
     """The calibration that lowers out-of-fold log loss the most (by at least :data:`CALIBRATION_GAIN`)
-    without lowering the selection metric, or none."""
+    without costing the selection metric more than :data:`CALIBRATION_SLACK`, or none."""
     before = metric_value("log_loss", codes, oof)
     kept = Calibration(None, oof, before, before)
     if len(codes) < MIN_CALIBRATION_ROWS or not np.isfinite(before):
@@ -200,7 +203,7 @@ def choose_calibration(
             return kept
         after = metric_value("log_loss", codes, calibrated)
         helps = after <= before * (1 - CALIBRATION_GAIN) and after < kept.log_loss_after
-        if helps and (metric in LOWER_IS_BETTER or score(metric, codes, calibrated) >= baseline - 1e-12):
+        if helps and (metric in LOWER_IS_BETTER or score(metric, codes, calibrated) >= baseline - CALIBRATION_SLACK):
             kept = Calibration(method, calibrated, before, after)
     return kept
 
