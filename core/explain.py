@@ -176,7 +176,8 @@ def _xgboost(parts: _XGBoostParts, transformed: Any, class_index: np.ndarray) ->
 # --- any classifier: typical-value substitution ----------------------------------------------
 
 
-def _substitution(pipeline: Any, typed: pd.DataFrame, class_index: np.ndarray, typical: pd.DataFrame) -> np.ndarray:
+def substitution(pipeline: Any, typed: pd.DataFrame, class_index: np.ndarray, typical: pd.DataFrame) -> np.ndarray:
+    """Each column's typical-value substitution contribution (rows x columns of ``typed``), for any classifier."""
     n, k = typed.shape
     rows = np.arange(n)
     base = pipeline.predict_proba(typed)[rows, class_index]
@@ -217,7 +218,7 @@ def contributions(
             transformed = parts.preprocess.transform(typed)
         values, baseline = _xgboost(parts, transformed, class_index)
         return pd.DataFrame(values, index=typed.index, columns=features), baseline, XGBOOST_CONTRIBUTIONS
-    values = _substitution(pipeline, typed, class_index, typical[features])
+    values = substitution(pipeline, typed, class_index, typical[features])
     return pd.DataFrame(values, index=typed.index, columns=features), None, TYPICAL_SUBSTITUTION
 
 

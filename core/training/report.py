@@ -3,9 +3,15 @@
 Keys of a report (each present when the run recorded it; runs from before the report have at
 most ``confusion_matrix``):
 
-- ``leaderboard``: one row per candidate, best first: ``name``, ``label``, ``cv_f1_macro`` and
-  ``cv_f1_macro_std`` (mean and spread over the CV folds), holdout ``accuracy``, ``f1_macro``,
-  ``balanced_accuracy``, ``roc_auc``, ``fit_seconds``, ``winner``, ``run_id``.
+- ``leaderboard``: one row per candidate, best first: ``name``, ``label``, ``metric`` (the selection
+  metric), ``cv_score`` and ``cv_score_std`` (out of fold, and the spread over the folds), ``cv_f1_macro``,
+  holdout ``accuracy``, ``f1_macro``, ``balanced_accuracy``, ``roc_auc``, ``log_loss``, the holdout's
+  95 % interval of the selection metric (``holdout_low``, ``holdout_high``), ``class_weight``,
+  ``calibration``, an ensemble's ``members``, ``fit_seconds``, ``trials``, ``winner``, ``run_id``. Runs
+  from before the metric was a choice have ``cv_f1_macro`` and ``cv_f1_macro_std`` only.
+- ``selection``: how the winner was chosen: ``metric``, ``label``, ``reason``, ``chosen`` (by the
+  analyst), ``winner``, its ``calibration`` and ensemble ``members``, ``cv_folds``, ``cv_repeats``,
+  and ``warnings`` (possible leakage, accuracy below always answering the majority class).
 - ``confusion_matrix``: ``labels`` and ``matrix`` (rows: true class, columns: predicted).
 - ``roc_curve`` / ``pr_curve``: ``kind`` ("binary" or "one-vs-rest") and ``curves``, one per
   class drawn: ``label`` with ``fpr``/``tpr``/``auc`` or ``recall``/``precision``/
@@ -40,6 +46,7 @@ REPORT_FILES: dict[str, str] = {
     "permutation_importance": "permutation_importance.json",
     "tuning": "tuning.json",
     "chance": "chance.json",
+    "selection": "selection.json",
 }
 
 

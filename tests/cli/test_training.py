@@ -91,6 +91,19 @@ def test_cli_train_records_a_job_and_jobs_and_cancel_commands(trained_settings, 
     assert ok(home, "cancel", "--job", str(queued))["status"] == "cancelled"
 
 
+def test_cli_train_takes_the_metric_that_picks_the_model(trained_settings) -> None:
+    home = trained_settings.home
+    trained = ok(home, "train", "--dataset", "rice", "--trials", "1", "--metric", "accuracy")
+    assert trained["selection"]["metric"] == "accuracy" and trained["selection"]["chosen"]
+    assert {"cv_accuracy", "cv_accuracy_std", "cv_log_loss", "log_loss"} <= set(trained["metrics"])
+    job = ok(home, "jobs", "--dataset", "rice")["jobs"][0]
+    assert job["parameters"]["metric"] == "accuracy"
+    refused = run(home, "train", "--dataset", "rice", "--metric", "precision")  # argparse's refusal, exit 2
+    assert refused.returncode == 2 and "invalid choice: 'precision'" in refused.stderr and "log_loss" in refused.stderr
+    assert len(ok(home, "jobs", "--dataset", "rice")["jobs"]) == 1  # the refusal queued nothing
+    assert "--metric" in run(home, "retrain", "--help").stdout
+
+
 def test_cli_train_takes_a_budget() -> None:
     parser = build_parser()
     args = parser.parse_args(["train", "--dataset", "rice", "--budget", "thorough", "--trials", "3"])
