@@ -111,11 +111,17 @@ def test_start_creates_a_background_job_that_cancel_stops(trained_settings, trai
     smallest = min(BUDGETS, key=lambda name: BUDGETS[name].trials or 10**9)
     at = _train_page()
     at.radio(key="train_budget").set_value(smallest).run()
+    picker = at.selectbox(key="train_metric")
+    assert picker.value is None and picker.format_func(None) == "ROC AUC (the default for this target)"
+    assert any(c.value.startswith("ROC AUC: two classes and the classes are about even") for c in at.caption)
+    picker.set_value("accuracy").run()
+    assert any(c.value.startswith("Accuracy: the share of rows predicted right") for c in at.caption)
     at.button(key="train_start").click().run()
     assert not at.exception and not at.error
     with trained_sessions() as session:
         job = queue.latest_job(session=session, dataset="rice")
     assert job is not None and job.parameters["budget"] == smallest and job.pid
+    assert job.parameters["metric"] == "accuracy"  # what the analyst picked goes with the job
     assert job.status in ("queued", "running")
 
     at.button(key=f"train_cancel_{job.id}").click().run()

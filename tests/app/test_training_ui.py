@@ -58,7 +58,34 @@ def test_figures_follow_the_documents(trained_settings) -> None:
     tuning = training.tuning_figure(report["tuning"])
     assert list(tuning.data[0].x) == [t["number"] for t in report["tuning"]["trials"] if t["state"] == "COMPLETE"]
     frame = training.leaderboard_frame(report["leaderboard"])
-    assert frame.iloc[0, 0] == "★" and frame["CV macro F1"].is_monotonic_decreasing
+    assert report["selection"]["metric"] == "roc_auc"  # rice: two classes
+    assert frame.iloc[0, 0] == "★" and frame["CV ROC AUC"].is_monotonic_decreasing
+    assert list(frame.columns[2:6]) == ["CV ROC AUC", "CV ±", "holdout ROC AUC", "holdout 95 % interval"]
+    low, high = report["leaderboard"][0]["holdout_low"], report["leaderboard"][0]["holdout_high"]
+    assert low < report["leaderboard"][0]["roc_auc"] < high
+    assert frame.iloc[0]["holdout 95 % interval"] == f"{low:.3f} to {high:.3f}"
+
+
+def test_the_leaderboard_says_how_the_winner_was_chosen_and_what_it_traded(trained_settings) -> None:
+    report = load_report(trained_settings, "rice", 1)
+    traded = "Accuracy 0.800 is below the 0.900 of always answering 'Osmancik', because the model was chosen on"
+    report["selection"]["warnings"] = [traded + " Macro F1, which counts every class equally."]
+    at = AppTest.from_function(_render, args=(report,), default_timeout=30).run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == report["selection"]["warnings"]
+    [board] = [c.value for c in at.caption if c.value.startswith("Every candidate")]
+    assert "best ROC AUC out of fold" in board and "never used to choose" in board
+    assert report["selection"]["reason"] in board  # the default's reason: two classes
+
+
+def test_a_leaderboard_from_before_the_metric_choice_reads_as_macro_f1() -> None:
+    rows = [
+        {"name": "xgboost", "label": "XGBoost (tuned)", "cv_f1_macro": 0.91, "cv_f1_macro_std": 0.01, "f1_macro": 0.9}
+    ]
+    frame = training.leaderboard_frame(rows)
+    assert frame.loc[0, "CV Macro F1"] == 0.91 and frame.loc[0, "holdout Macro F1"] == 0.9
+    assert frame.loc[0, "holdout 95 % interval"] == ""
+    assert training.selection_note({}) == "The winner (★) has the best cross-validated macro F1."
 
 
 def test_durations_and_budgets_read_as_words() -> None:

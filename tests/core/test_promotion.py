@@ -12,7 +12,16 @@ from sqlalchemy import func, select
 from core import registry
 from core.db.models import AliasEvent, Prediction
 from core.errors import ModelNotFound, PromotionRefused
-from core.promotion import alias_history, compare, promote, record_initial, rollback, rollback_target
+from core.promotion import (
+    alias_history,
+    compare,
+    decide,
+    judged_metrics,
+    promote,
+    record_initial,
+    rollback,
+    rollback_target,
+)
 from core.scoring.single import score_row
 from core.training.budgets import Budget
 from tests.conftest import RICE
@@ -165,3 +174,23 @@ def test_compare_rescores_both_versions_when_holdouts_differ(two_settings, two_s
     assert comparison.rows[0]["version"] == pytest.approx(logged["accuracy"])  # its own holdout
     assert "scored on version 3's holdout (762 rows of rice v1)" in comparison.basis
     assert "The champion was trained on" in comparison.basis
+
+
+def test_the_gate_judges_the_chosen_metric_first_and_a_log_loss_by_its_direction() -> None:
+    assert judged_metrics() == ("f1_macro", "roc_auc", "balanced_accuracy")  # models chosen before the choice
+    assert judged_metrics("accuracy") == ("accuracy", "roc_auc")
+    assert judged_metrics("roc_auc") == ("roc_auc",)
+    rows = {"holdout": 500, "recent_feedback": 0}
+
+    def slices(loss: float, auc: float = 0.9) -> dict:
+        return {"holdout": {"log_loss": loss, "roc_auc": auc}, "recent_feedback": {}}
+
+    common = {"rows": rows, "tolerance": 0.01, "min_recent_labels": 50, "metric": "log_loss"}
+    assert decide(slices(0.30), slices(0.25), **common).promoted  # a lower log loss is better
+    assert decide(slices(0.30), slices(0.305), **common).promoted  # within the tolerance
+    kept = decide(slices(0.30), slices(0.32), **common)
+    assert not kept.promoted and kept.worse == {"holdout": ["log_loss"]}
+    reason = kept.reason(champion_version=1, challenger_version=2)
+    assert "on the champion's holdout in log loss (+0.0200)" in reason
+    promoted = decide(slices(0.30), slices(0.25), **common).reason(champion_version=1, challenger_version=2)
+    assert "tolerance of 0.01 on log loss or ROC AUC." in promoted

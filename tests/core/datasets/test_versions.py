@@ -2,11 +2,20 @@
 
 from pathlib import Path
 
+import palmerpenguins
 import pandas as pd
 import pytest
 from sqlalchemy import inspect
 
-from core.datasets.versions import compare_versions, delete_version, get_version, ingest, list_versions
+from core.datasets.versions import (
+    compare_versions,
+    delete_version,
+    get_version,
+    ingest,
+    list_versions,
+    load_frame,
+    load_target,
+)
 from core.errors import DatasetNotFound, VersionInUse
 from tests.conftest import RICE
 
@@ -88,3 +97,16 @@ def test_delete_without_any_model(settings, sessions) -> None:
     with sessions.begin() as session:
         version, created = ingest(session=session, path=RICE, name="rice", target="Class")
     assert created and version.version == 1
+
+
+def test_the_target_alone_reads_as_in_the_whole_frame(sessions, tmp_path: Path) -> None:
+    frame = palmerpenguins.load_penguins()  # 11 missing labels in `sex`, the last of its columns but one
+    path = tmp_path / "penguins.csv"
+    frame.to_csv(path, index=False)
+    with sessions.begin() as session:
+        version, _ = ingest(session=session, path=path, name="penguins", target="sex")
+    with sessions() as session:
+        target = load_target(session=session, version=version)
+        whole = load_frame(session=session, version=version)
+    pd.testing.assert_series_equal(target, whole["sex"])
+    assert target.isna().sum() == 11

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from core.model_card import build_card
 from core.training.budgets import Budget
-from core.training.train import train
+from core.training.candidates import Candidate
+from core.training.selection import SELECTION_METRICS
+from core.training.train import TRADES, below_majority, train
 from tests.conftest import TEST_TRIALS
 from tests.core.training.conftest import ingest_frame
 from tests.real.tables import TABLES
@@ -57,3 +60,21 @@ def test_a_column_derived_from_the_target_is_flagged_in_the_result_and_the_card(
     with sessions() as session:
         card = build_card(session=session, settings=settings, dataset="leaky", version=result.version)
     assert "## Warnings" in card.markdown() and "outcome\\_code" in card.markdown()
+
+
+def _winner(metric: str, accuracy: float) -> Candidate:
+    empty = np.zeros((0, 2))
+    return Candidate("xgboost", None, metric, [], empty, {}, {"accuracy": accuracy}, empty, 0.0, 0.0)
+
+
+def test_accuracy_below_always_the_majority_is_explained_in_one_sentence() -> None:
+    chance = {"accuracy": 0.94, "guess": "no"}
+    sentence = below_majority(_winner("f1_macro", 0.84), chance)
+    assert sentence == (
+        "Accuracy 0.840 is below the 0.940 of always answering 'no', because the model was chosen on Macro F1, "
+        "which counts every class equally, so it gives up some majority-class rows to find more of the rare ones; "
+        "choose accuracy as the metric if the share of rows right is what matters."
+    )
+    assert set(TRADES) == set(SELECTION_METRICS) - {"accuracy"}
+    assert below_majority(_winner("f1_macro", 0.95), chance) is None  # above the majority: nothing to explain
+    assert below_majority(_winner("accuracy", 0.80), chance) is None  # chosen on accuracy: the figure says it all
