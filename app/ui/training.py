@@ -62,23 +62,26 @@ def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
+def board_metrics(rows: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The leaderboard's metric columns: the selection metric out of fold and on the holdout, then accuracy."""
+    label = METRICS[board_metric(rows)]
+    return (f"CV {label}", f"holdout {label}", "holdout accuracy")
+
+
 def leaderboard_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Column widths and formats that keep the whole leaderboard in view (metrics by the one rule)."""
-    label = METRICS[board_metric(rows)]
     return (
         {
             "": st.column_config.TextColumn(width=32, pinned=True),
-            "candidate": st.column_config.TextColumn(width=190, pinned=True),
-            INTERVAL: st.column_config.TextColumn(width=140),
-            "weighting": st.column_config.TextColumn(width=80, help="class weighting: balanced or none"),
-            "calibration": st.column_config.TextColumn(
-                width=90, help="calibration fitted on out-of-fold probabilities"
-            ),
-            "trials": st.column_config.NumberColumn(width=60, format="plain"),
-            "fit seconds": st.column_config.NumberColumn(width=90, format="%.2f"),
+            "candidate": st.column_config.TextColumn(width=170, pinned=True),
+            INTERVAL: st.column_config.TextColumn(width=120),
+            "weighting": st.column_config.TextColumn(width=75, help="class weighting: balanced or none"),
+            "calibration": st.column_config.TextColumn(width=80, help="fitted on out-of-fold probabilities"),
+            "trials": st.column_config.NumberColumn(width=55, format="plain"),
+            "fit seconds": st.column_config.NumberColumn(width=80, format="%.2f"),
         }
-        | metric_columns((f"CV {label}", f"holdout {label}", "holdout accuracy"), width=110)
-        | {"CV ±": metric_column(width=70)}
+        | metric_columns(board_metrics(rows), width=100)
+        | {"CV ±": metric_column(width=65)}
     )
 
 

@@ -23,8 +23,10 @@ def test_a_metric_has_one_format_in_text_and_in_tables() -> None:
     assert fmt.metric(None) == "–" and fmt.metric(float("nan")) == "–"
     assert _format_of(fmt.metric_column()) == "%.3f" == fmt.METRIC_FORMAT
     # the leaderboard (Train, Models) shows its metrics by the same rule as Home's text
-    columns = training.leaderboard_columns()
-    for name in training.BOARD_METRICS:
+    rows = [{"name": "xgboost", "metric": "roc_auc", "cv_score": 0.9}]
+    columns = training.leaderboard_columns(rows)
+    assert training.board_metrics(rows) == ("CV ROC AUC", "holdout ROC AUC", "holdout accuracy")
+    for name in (*training.board_metrics(rows), "CV ±"):
         assert _format_of(columns[name]) == fmt.METRIC_FORMAT, name
 
 
@@ -59,15 +61,16 @@ def _leaderboard() -> None:
         {"name": "logistic_regression", "label": "logistic regression", "winner": True, "cv_f1_macro": 0.99687},
         {"name": "xgboost", "label": "XGBoost (tuned)", "cv_f1_macro": 0.98341, "trials": 12, "accuracy": 0.97},
     ]
-    st.dataframe(training.leaderboard_frame(board), column_config=training.leaderboard_columns(), hide_index=True)
+    frame, columns = training.leaderboard_frame(board), training.leaderboard_columns(board)
+    st.dataframe(frame, column_config=columns, hide_index=True)
 
 
 def test_the_leaderboard_has_its_deciding_columns_first_each_with_a_width() -> None:
     at = AppTest.from_function(_leaderboard).run()
     assert not at.exception
     frame = at.dataframe[0].value
-    assert list(frame.columns[:4]) == ["", "candidate", "CV macro F1", "CV ±"]
-    columns = training.leaderboard_columns()
+    assert list(frame.columns[:4]) == ["", "candidate", "CV Macro F1", "CV ±"]  # a report from before the choice
+    columns = training.leaderboard_columns([{"cv_f1_macro": 0.99}])
     assert set(frame.columns) <= set(columns)  # every column sized: none pushed off to the right by content
     assert all(isinstance(columns[name]["width"], int) for name in frame.columns)
     assert sum(columns[name]["width"] for name in frame.columns) <= 1000  # fits beside the wide layout's sidebar

@@ -72,7 +72,7 @@ def test_the_feedback_loop(trained_settings, trained_sessions, tmp_path) -> None
     assert decision["feedback"]["training_rows"] + decision["feedback"]["holdout_duplicates"] == 48
     for model in ("champion", "challenger"):
         assert set(decision[model]) == {"holdout", "recent_feedback"}
-        assert set(decision[model]["holdout"]) == {"accuracy", "f1_macro", "balanced_accuracy", "roc_auc"}
+        assert set(decision[model]["holdout"]) == {"accuracy", "f1_macro", "balanced_accuracy", "roc_auc", "log_loss"}
     # judged on the holdout only: 12 recent labels are too few to weigh in (fewer than 50)
     not_worse = all(
         decision["challenger"]["holdout"][m] >= decision["champion"]["holdout"][m] - TOLERANCE
