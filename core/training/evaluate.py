@@ -36,7 +36,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 from core.labels import as_class_texts, class_text
 
 CV_FOLDS = 5
-REPEATS = ((1_000, 3), (3_000, 2))  # (training rows below, times the folds are drawn)
+REPEATS = ((3_000, 2),)  # (training rows below, times the folds are drawn)
 CURVE_POINTS = 200
 CALIBRATION_BINS = 10
 IMPORTANCE_REPEATS = 5

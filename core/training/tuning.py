@@ -384,7 +384,7 @@ def tuning_history(study: optuna.Study) -> dict[str, Any]:
     """Every trial of the study that ran: number, state, CV score, parameters, duration and who ran it."""
     rows = []
     for t in study.get_trials(deepcopy=False):
-        if t.user_attrs.get("surplus"):
+        if t.user_attrs.get("surplus") or t.state == optuna.trial.TrialState.WAITING:  # never ran (queued first trials)
             continue
         intermediate = t.intermediate_values
         last = intermediate[max(intermediate)] if intermediate else None
