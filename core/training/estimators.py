@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.decomposition import TruncatedSVD
+from sklearn.model_selection import cross_val_predict
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -137,12 +138,15 @@ class GivenProbabilities(ClassifierMixin, BaseEstimator):
         return np.argmax(np.asarray(X), axis=1)
 
 
+CALIBRATION_FOLDS = 5  # a calibrated model fitted anew (not in training) calibrates on these out-of-fold predictions
+
+
 class Calibrated(ClassifierMixin, BaseEstimator):
     """A fitted ``model`` whose probabilities pass through a fitted ``calibrator`` (see :class:`GivenProbabilities`).
 
     ``method`` names the calibration (``sigmoid``, ``isotonic``, ``temperature``). Fitting it
-    again refits the model only: the calibrator was fitted on the model's out-of-fold
-    probabilities, which a refit on new rows would not have.
+    again does what training did: the calibrator on the model's out-of-fold probabilities (5
+    stratified folds), then the model on every row.
     """
 
     def __init__(self, model: Any = None, calibrator: Any = None, method: str = ""):
@@ -158,6 +162,9 @@ class Calibrated(ClassifierMixin, BaseEstimator):
         return self.calibrator is not None and hasattr(self.model, "classes_")
 
     def fit(self, X: Any, y: Any) -> Calibrated:  # noqa: N803
+        y = np.asarray(y)
+        oof = cross_val_predict(clone(self.model), X, y, cv=CALIBRATION_FOLDS, method="predict_proba")
+        self.calibrator = clone(self.calibrator).fit(oof, np.searchsorted(np.unique(y), y))
         self.model = clone(self.model).fit(X, y)
         return self
 
