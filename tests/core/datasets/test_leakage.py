@@ -115,9 +115,23 @@ def test_the_bundled_demos_are_not_flagged(settings, sessions, name: str, target
     assert all(leak.score < LEAK_SCORE for leak in scores)
 
 
-@pytest.mark.parametrize("table", TABLES, ids=[t.name for t in TABLES])
+CLEAN = [t for t in TABLES if t.name != "creditcard"]
+
+
+@pytest.mark.parametrize("table", CLEAN, ids=[t.name for t in CLEAN])
 def test_the_real_tables_are_not_flagged(tmp_path: Path, table) -> None:
     path = tmp_path / f"{table.name}.csv"
     table.load().to_csv(path, index=False)
     frame, roles = _as_read(path, table.target)
     assert leakage_warnings(frame, roles, table.target) == []
+
+
+def test_a_real_leak_just_under_the_threshold_is_a_known_limit(tmp_path: Path) -> None:
+    # AER's CreditCard: `expenditure` is 0 for every refused applicant (recorded after the decision), a
+    # textbook leak; it scores just under the threshold that keeps mushrooms' `odor` (0.985) unflagged
+    table = next(t for t in TABLES if t.name == "creditcard")
+    path = tmp_path / "creditcard.csv"
+    table.load().to_csv(path, index=False)
+    frame, roles = _as_read(path, table.target)
+    best = find_leaks(frame, roles, table.target, threshold=0)[0]
+    assert best.column == "expenditure" and 0.985 < best.score < LEAK_SCORE
