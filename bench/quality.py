@@ -116,7 +116,9 @@ def fit_sift(table: Table, train_part: pd.DataFrame, test_part: pd.DataFrame) ->
         registry.ensure_store(settings)  # MLflow's first migration is home creation, not training
         with sessions.begin() as session:
             ingest(session=session, path=train_file, name=table.name, target=table.target)
-        with sessions.begin() as session:
+        # a training job writes library warnings to its log (core.jobs.runner); here they are left out
+        with sessions.begin() as session, warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
             seconds, result = timed(
                 lambda: train(session=session, settings=settings, dataset=table.name, budget=Budget(seed=SEED))
             )
