@@ -156,6 +156,8 @@ def fit_calibrator(method: str, oof: np.ndarray, codes: np.ndarray) -> Calibrate
     with warnings.catch_warnings():  # a tiny fold's sigmoid fit may stop early: the check below judges the result
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
+        # the frozen probabilities go through scikit-learn's 5 folds unchanged: a rare class's warning says nothing
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
         return _calibrator(method, oof.shape[1]).fit(oof, codes)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -128,3 +130,14 @@ def test_a_calibrated_model_and_an_ensemble_predict_as_their_parts_say() -> None
     refitted = clone(calibrated).fit(X, y)
     assert refitted.predict_proba(X).shape == (len(X), 3) and refitted.calibrator is not calibrator
     assert (clone(ensemble).fit(X, y).predict(X) == ensemble.predict(X)).mean() > 0.9
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic", "temperature"])
+def test_calibrating_around_a_rare_class_says_nothing_on_the_terminal(method: str) -> None:
+    rng = np.random.default_rng(0)
+    codes = np.array([0] * 50 + [1] * 30 + [2] * 4)  # 4 rows: fewer than scikit-learn's 5 folds
+    proba = rng.dirichlet([1, 1, 1], size=len(codes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        calibrator = fit_calibrator(method, proba, codes)
+    assert calibrator.predict_proba(proba).shape == proba.shape
