@@ -213,13 +213,20 @@ def _convertible(model: LoadedModel, modules: dict[str, Any]) -> tuple[Any, Any,
     from xgboost import XGBClassifier
 
     known = _register_converters(modules)
+    # free text would stop any of its models too: said as well, so fixing one reason does not reveal another
+    texts = [f["name"] for f in model.contract["features"] if f["role"] == "text"]
+    also = (
+        f"; and its free-text column {texts[0]!r} goes through TF-IDF, which ONNX does not reproduce" if texts else ""
+    )
     if isinstance(model.pipeline, WeightedEnsemble):
         raise _refuse(
             f"it is a weighted ensemble of {len(model.pipeline.members)} models "
-            f"({', '.join(model.pipeline.names)}), which the converters do not combine"
+            f"({', '.join(model.pipeline.names)}), which the converters do not combine{also}"
         )
     if isinstance(model.pipeline, Calibrated):
-        raise _refuse(f"its probabilities pass through a {model.pipeline.method} calibration, which has no converter")
+        raise _refuse(
+            f"its probabilities pass through a {model.pipeline.method} calibration, which has no converter{also}"
+        )
     steps = list(getattr(model.pipeline, "steps", []))
     if len(steps) < 2 or not isinstance(steps[0][1], ColumnTransformer):
         raise _refuse("it is not a preprocessing step followed by a classifier")
