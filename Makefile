@@ -29,8 +29,9 @@ demo: $(VENV)/.runtime ## load the bundled rice data and train a first model, if
 run: demo ## install, prepare the demo, and serve the app on http://localhost:8501
 	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
 
+# two workers: every test has its own home (SQLite file, MLflow store), so they run side by side
 test: $(VENV)/.dev ## run the test suite (SQLite; no browser or PostgreSQL needed)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # needs a PostgreSQL admin URL, e.g. postgresql+psycopg://sift:sift@127.0.0.1:5432/postgres (.ci/run sets one up)
 test-pg: $(VENV)/.dev ## run the core and command-line suites and the shared-tuning tests on PostgreSQL (SIFT_TEST_DB_URL)

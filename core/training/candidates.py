@@ -209,6 +209,7 @@ def ensemble(candidates: list[Candidate], data: Split, folds: list[tuple[np.ndar
 
 def with_interval(candidate: Candidate, data: Split, seed: int) -> Candidate:
     """The candidate with the holdout's 95 % interval of its selection metric."""
-    estimates = evaluate.holdout_metrics(data.y_hold, candidate.proba, candidate.pipeline.classes_, seed=seed)
-    found = next(e for e in estimates if e.key == candidate.metric)
+    (found,) = evaluate.holdout_metrics(
+        data.y_hold, candidate.proba, candidate.pipeline.classes_, seed=seed, keys=[candidate.metric]
+    )
     return replace(candidate, interval=(found.low, found.high))
