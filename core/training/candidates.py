@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -40,11 +41,11 @@ class Split:
     y_hold: np.ndarray
     unlabelled: int = 0  # rows of the dataset version without a label: left out
 
-    @property
+    @cached_property
     def classes(self) -> np.ndarray:
         return np.unique(self.y_train)
 
-    @property
+    @cached_property
     def codes(self) -> np.ndarray:
         """Each training row's class position in :attr:`classes` (the models' column order)."""
         return np.searchsorted(self.classes, self.y_train)

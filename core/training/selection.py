@@ -132,11 +132,6 @@ def class_weightings(imbalanced_weight: str | None, metric: str) -> list[str | N
     return [imbalanced_weight, None] if metric in BALANCING_METRICS else [None, imbalanced_weight]
 
 
-def codes_of(y: Any, classes: np.ndarray) -> np.ndarray:
-    """Each label's position in ``classes`` (sorted, as the models' ``classes_``)."""
-    return np.searchsorted(classes, np.asarray(y))
-
-
 def oof_metrics(codes: np.ndarray, oof: np.ndarray) -> dict[str, float]:
     """Every metric of :data:`METRICS` on out-of-fold probabilities."""
     with warnings.catch_warnings():

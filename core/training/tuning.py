@@ -317,7 +317,8 @@ def tune_xgboost(
         value = float(np.nanmean(cv.scores))
         trial.set_user_attr("fold_scores", cv.scores)
         trial.set_user_attr("cv_std", float(np.nanstd(cv.scores)))
-        if best_here is not None and (not best_here or value > max(s for s in _means(best_here))):
+        kept = next(iter(best_here.values()), None) if best_here is not None else None
+        if best_here is not None and (kept is None or value > float(np.nanmean(kept.scores))):
             best_here.clear()
             best_here[trial.number] = cv
         return value
@@ -374,10 +375,6 @@ def _run_trial(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
             raise
         else:
             study.tell(trial, value)
-
-
-def _means(kept: dict[int, CrossValidation]) -> list[float]:
-    return [float(np.nanmean(cv.scores)) for cv in kept.values()]
 
 
 def tuning_history(study: optuna.Study) -> dict[str, Any]:

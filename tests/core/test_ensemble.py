@@ -61,16 +61,21 @@ def test_the_ensemble_beats_each_member_out_of_fold_and_is_one_registered_model(
     assert report["selection"]["members"] == members and report["leaderboard"][0]["holdout_low"] is not None
 
 
+def _score_wine(settings, sessions, folder: Path) -> dict:
+    """Every wine row, without its class, scored as a batch by the champion."""
+    source = folder / "to_score.csv"
+    wine_frame().drop(columns="cultivar").to_csv(source, index=False)
+    return score_file(
+        sessions=sessions, settings=settings, dataset="wine", input_path=source, output_path=folder / "out.csv"
+    )
+
+
 def test_an_ensemble_scores_files_and_rows_and_its_reasons_are_its_members_weighted(
     settings, sessions, ensemble_champion, tmp_path: Path
 ) -> None:
     _, model = ensemble_champion
     frame = wine_frame()
-    source = tmp_path / "to_score.csv"
-    frame.drop(columns="cultivar").to_csv(source, index=False)
-    scored = score_file(
-        sessions=sessions, settings=settings, dataset="wine", input_path=source, output_path=tmp_path / "out.csv"
-    )
+    scored = _score_wine(settings, sessions, tmp_path)
     assert scored["scored"] == len(frame) and scored["rejected"] == 0
     written = pd.read_csv(scored["output"])
     assert set(written["prediction"]) <= {"barolo", "grignolino", "barbera"}
@@ -98,11 +103,7 @@ def test_an_ensemble_scores_files_and_rows_and_its_reasons_are_its_members_weigh
 def test_an_ensemble_takes_feedback_and_retrains(settings, sessions, ensemble_champion, tmp_path: Path) -> None:
     result, _ = ensemble_champion
     frame = wine_frame()
-    source = tmp_path / "batch.csv"
-    frame.drop(columns="cultivar").to_csv(source, index=False)
-    scored = score_file(
-        sessions=sessions, settings=settings, dataset="wine", input_path=source, output_path=tmp_path / "out.csv"
-    )
+    scored = _score_wine(settings, sessions, tmp_path)
     ids = pd.read_csv(scored["output"])["prediction_id"]
     labels = pd.DataFrame({"prediction_id": ids, "label": frame["cultivar"]})
     with sessions.begin() as session:
