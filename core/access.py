@@ -1,8 +1,13 @@
-"""Password hashes for the app's optional access control (standard library only).
+"""Password hashes for the app's optional access control, and the scoring API's keys (standard library only).
 
 A configured password is always a hash made by :func:`hash_password` (``python -m core
 hash-password``), never the password itself: ``scrypt:N:R:P:SALT:DIGEST`` with the salt and digest
 in unpadded URL-safe base64, so the value needs no quoting in a shell, an env file or TOML.
+
+An API key is random and long (:func:`new_api_key`, ``python -m core api-key``), so a plain
+SHA-256 of it, compared in constant time, is enough: no slow password hash on every request. The
+service is configured with the hashes (``sha256:HEX``) in ``SIFT_API_KEYS`` or ``api_keys`` of
+``.streamlit/secrets.toml``, never with the keys.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.errors import AccessSetupError
 
@@ -101,3 +108,64 @@ def _unb64(text: str) -> bytes:
     if not text:
         raise ValueError("empty")
     return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+
+
+# --- the scoring API's keys ---------------------------------------------------------------------
+
+API_KEY_SCHEME = "sha256"
+API_KEY_PREFIX = "sift_"
+HOW_TO_KEY = "Make a key with `python -m core api-key` and configure the printed hash, never the key."
+SECRETS_FILES = (Path(".streamlit") / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml")
+
+
+def new_api_key() -> dict[str, str]:
+    """A new random key (shown once) and the hash to configure for it."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return {"key": key, "hash": api_key_hash(key)}
+
+
+def api_key_hash(key: str) -> str:
+    return f"{API_KEY_SCHEME}:{hashlib.sha256(key.encode('utf-8')).hexdigest()}"
+
+
+def parse_api_key_hashes(text: str | list[str], *, setting: str) -> list[bytes]:
+    """The digests of a configured list of key hashes (commas or spaces between them).
+
+    Anything that is not a ``sha256:HEX`` hash (a key pasted by mistake above all) is refused,
+    naming ``setting`` and never repeating the value.
+    """
+    items = text if isinstance(text, list) else text.replace(",", " ").split()
+    digests = []
+    for item in (str(i).strip() for i in items):
+        scheme, _, hexdigest = item.partition(":")
+        try:
+            digest = bytes.fromhex(hexdigest)
+        except ValueError:
+            digest = b""
+        if scheme != API_KEY_SCHEME or len(digest) != hashlib.sha256().digest_size:
+            raise AccessSetupError(f"{setting} holds a value that is not an API key hash made by Sift. " + HOW_TO_KEY)
+        digests.append(digest)
+    return digests
+
+
+def secret_api_keys(files: tuple[Path, ...] = SECRETS_FILES) -> tuple[str | list[str], str] | None:
+    """``api_keys`` of the first secrets file that has it, with where it came from; None if none has."""
+    for path in files:
+        if not path.is_file():
+            continue
+        try:
+            found = tomllib.loads(path.read_text(encoding="utf-8")).get("api_keys")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise AccessSetupError(f"{path} cannot be read as TOML ({exc}); fix it or remove it.") from exc
+        if found:
+            return found, f"api_keys in {path}"
+    return None
+
+
+def api_key_matches(key: str, digests: list[bytes]) -> bool:
+    """Whether ``key`` is one of the configured keys (every digest compared, each in constant time)."""
+    candidate = hashlib.sha256(key.encode("utf-8")).digest()
+    found = False
+    for digest in digests:
+        found |= hmac.compare_digest(candidate, digest)
+    return found

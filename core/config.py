@@ -92,6 +92,18 @@ class Settings(BaseSettings):
         description="Hash of the password for promote, rollback, retrain, deleting versions and thresholds.",
     )
 
+    # the scoring API (python -m core serve, core/api): hashes of its keys, never the keys
+    api_keys: str | None = Field(
+        default=None,
+        repr=False,
+        description="Comma-separated hashes of the API's keys (python -m core api-key); unset: the API is open.",
+    )
+    allow_open: bool = Field(
+        default=False, description="Serve the API to the network without keys (SIFT_ALLOW_OPEN=1): not advised."
+    )
+    api_max_rows: int = Field(default=10_000, ge=1, description="Most rows one API request may score.")
+    api_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="Largest API request body, in bytes.")
+
     @property
     def data_dir(self) -> Path:
         return self.home / "data"

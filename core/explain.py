@@ -85,10 +85,12 @@ class Explanation:
 
 
 def _plain(value: Any) -> Any:
+    if value is pd.NaT:
+        return None
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()  # a numpy NaN becomes a float NaN, which JSON cannot hold: None below
     if isinstance(value, float) and value != value:
         return None
     return value

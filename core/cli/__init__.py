@@ -4,7 +4,7 @@ Each command prints one JSON object on stdout and exits 0, or prints a one-line 
 stderr and exits 2 for a problem the user can fix. This contract is public: extend, never break.
 
 The commands live in one module per group (datasets, training, scoring, models, feedback,
-monitoring, access), each adding its subcommands (``add_commands``); this module assembles
+monitoring, access, api), each adding its subcommands (``add_commands``); this module assembles
 the parser and keeps the contract.
 """
 
@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from core.cli import access, datasets, feedback, models, monitoring, scoring, training
+from core.cli import access, api, datasets, feedback, models, monitoring, scoring, training
 from core.config import get_settings
 from core.errors import SiftError
 
@@ -32,6 +32,7 @@ ADD_COMMANDS = (
     monitoring.add_commands,
     datasets.add_demo_command,
     access.add_commands,
+    api.add_commands,
 )
 
 

@@ -1,0 +1,109 @@
+"""Grouped ledger commits: every prediction of a request committed before its response, many requests per commit.
+
+Requests hand their scored rows to one writer thread (:class:`LedgerWriter`) and wait for the ids.
+The writer takes everything waiting, reserves ids and inserts each request's rows in one
+transaction, commits once, and only then answers every request of the group: an id a client
+receives is always in the ledger. Under load the cost of a commit is shared by the group; alone, a
+request waits for its own commit only. If a group's transaction fails, each request is retried in
+a transaction of its own, so one bad request cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.champion import LoadedModel
+from core.db.engine import reserve_ids
+from core.db.models import utcnow
+from core.scoring.ledger import LedgerRows, insert_ledger
+
+MAX_GROUP_ROWS = 50_000  # rows per commit at most, so one group cannot hold the database for long
+
+
+@dataclass
+class _Write:
+    model: LoadedModel
+    rows: LedgerRows
+    done: Future = field(default_factory=Future)
+
+    @property
+    def count(self) -> int:
+        return len(self.rows.inputs)
+
+
+class LedgerWriter:
+    """One thread that writes API predictions to the ledger in grouped transactions."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, source: str = "api"):
+        self.sessions, self.source = sessions, source
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def write(self, model: LoadedModel, rows: LedgerRows) -> Future:
+        """Queue ``rows`` scored by ``model``; the future gives the first id once they are committed."""
+        item = _Write(model, rows)
+        if item.count == 0:
+            item.done.set_result(None)
+        else:
+            self._queue.put(item)
+        return item.done
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sift-ledger", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write what is waiting, then stop."""
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group, rows, stopping = [first], first.count, False
+            while rows < MAX_GROUP_ROWS:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                group.append(item)
+                rows += item.count
+            self._commit(group)
+            if stopping:
+                return
+
+    def _commit(self, group: list[_Write]) -> None:
+        try:
+            firsts = self._insert(group)
+        except Exception as exc:  # isolate the request that fails, answer the others
+            if len(group) == 1:
+                group[0].done.set_exception(exc)
+            else:
+                for item in group:
+                    self._commit([item])
+            return
+        for item, first_id in zip(group, firsts, strict=True):
+            item.done.set_result(first_id)
+
+    def _insert(self, group: list[_Write]) -> list[int]:
+        firsts = []
+        with self.sessions.begin() as session:
+            connection, now = session.connection(), utcnow()
+            for item in group:
+                first_id = reserve_ids(session, "prediction", item.count)
+                insert_ledger(
+                    connection, first_id, item.rows, model=item.model, source=self.source, batch_id=None, now=now
+                )
+                firsts.append(first_id)
+        return firsts

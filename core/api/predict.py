@@ -1,0 +1,127 @@
+"""A request's rows scored against the champion's input contract, as the Batch page scores a file.
+
+A value that cannot be read (text for a number, a JSON list or object, an unparsable date)
+rejects its row with the reason; unseen categories and values outside the training range are
+scored and flagged; fields the model does not use are ignored. A row without a field the model
+needs refuses the whole request (nothing is scored or written), naming the field: send ``null``
+for a value that is not known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.champion import LoadedModel
+from core.contract import check_inputs
+from core.errors import InputContractError
+from core.explain import Explanation, Reason, contributions
+from core.labels import plain
+from core.scoring.ledger import LedgerRows
+
+MAX_EXPLAIN_ROWS = 1_000  # rows one request may have explained (each costs a prediction per input)
+TOP_REASONS = 5
+
+
+@dataclass
+class ScoredRequest:
+    """A request's rows scored, before the ledger gives them ids."""
+
+    model: LoadedModel
+    rows: LedgerRows
+    scored: np.ndarray  # positions of the scored rows in the request
+    proba: np.ndarray
+    flags: list[str]
+    rejected: list[dict[str, Any]]
+    reasons: list[dict[str, Any]] | None = None  # per scored row: method, unit and top reasons
+
+    def predictions(self, first_id: int | None) -> list[dict[str, Any]]:
+        classes = [plain(c) for c in self.model.classes]
+        names = [str(c) for c in classes]
+        best = self.proba.argmax(axis=1)
+        rounded = np.round(self.proba, 6).tolist()
+        out = []
+        for k, (row, b, p, f) in enumerate(zip(self.scored.tolist(), best.tolist(), rounded, self.flags, strict=True)):
+            item = {
+                "row": row,
+                "prediction_id": first_id + k,
+                "prediction": classes[b],
+                "confidence": p[b],
+                "probabilities": dict(zip(names, p, strict=True)),
+                "flags": f.split("; ") if f else [],
+            }
+            if self.reasons is not None:
+                item["reasons"] = self.reasons[k]
+            out.append(item)
+        return out
+
+
+def _needed_fields(rows: list[dict[str, Any]], needed: list[str]) -> None:
+    wanted = frozenset(needed)
+    for i, row in enumerate(rows):
+        if not wanted.issubset(row.keys()):
+            missing = [n for n in needed if n not in row]
+            raise InputContractError(
+                f"rows[{i}] lacks the input{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} the model "
+                "needs. Send every input the model needs (null for a value that is not known); "
+                "GET /v1/models/{dataset} lists them."
+            )
+
+
+def _nested(frame: pd.DataFrame) -> pd.Series:
+    """Per row, the reason a value is a JSON list or object (not a value), else ''."""
+    reasons = pd.Series("", index=frame.index, dtype=object)
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        bad = np.fromiter((isinstance(v, (dict, list)) for v in column), bool, len(column))
+        if bad.any():
+            frame.loc[bad, name] = None
+            note = f"{name}: a JSON list or object is not a value"
+            reasons[bad] = np.where(reasons[bad] == "", note, reasons[bad] + "; " + note)
+    return reasons
+
+
+def score_rows(model: LoadedModel, rows: list[dict[str, Any]], *, explain: bool = False) -> ScoredRequest:
+    """Check ``rows`` against ``model``'s contract and predict the readable ones (nothing is written)."""
+    needed = [f["name"] for f in model.features]
+    _needed_fields(rows, needed)
+    if explain and len(rows) > MAX_EXPLAIN_ROWS:
+        raise InputContractError(
+            f"explain=true takes at most {MAX_EXPLAIN_ROWS:,} rows per request, not {len(rows):,}: "
+            "send fewer rows, or leave explain off."
+        )
+    frame = pd.DataFrame.from_records(rows, columns=needed) if len(rows) > 1 else pd.DataFrame([rows[0]])[needed]
+    nested = _nested(frame)
+    typed, reasons, flags = check_inputs(frame, model.contract)
+    reasons = reasons.where(nested == "", np.where(reasons == "", nested, nested + "; " + reasons))
+    good = (reasons == "").to_numpy()
+    scored = np.flatnonzero(good)
+    rejected = [{"row": int(i), "reason": reasons.iat[i]} for i in np.flatnonzero(~good)]
+    typed = typed[good] if not good.all() else typed
+    flags = flags[good] if not good.all() else flags
+    if len(scored):
+        proba = np.asarray(model.pipeline.predict_proba(typed), dtype="float64")
+    else:
+        proba = np.empty((0, len(model.classes)))
+    explained = None
+    if explain and len(scored):
+        values, _, method = contributions(model.pipeline, typed, proba.argmax(axis=1), typical=model.typical)
+        explained = []
+        for i, row in enumerate(values.to_numpy()):
+            top = np.argsort(-np.abs(row), kind="stable")[:TOP_REASONS]
+            reasons_ = [Reason(str(values.columns[j]), typed.iat[i, j], round(float(row[j]), 6)) for j in top]
+            explained.append(Explanation(method=method, reasons=reasons_).as_dict())
+    return ScoredRequest(
+        model=model,
+        rows=LedgerRows.build(model, typed, proba, flags),
+        scored=scored,
+        proba=proba,
+        flags=flags.tolist(),
+        rejected=rejected,
+        reasons=explained,
+    )
