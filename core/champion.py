@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from core import registry
 from core.config import Settings
-from core.contract import CONTRACT_FILE, prepare_inputs
+from core.contract import CONTRACT_FILE, RowCheck, prepare_inputs
 from core.datasets.versions import get_version
 from core.db.models import AliasEvent, DatasetVersion
 from core.errors import DatasetNotFound
@@ -58,6 +58,11 @@ class LoadedModel:
         """One row of typical training values, typed like the model's inputs."""
         values = {f["name"]: f.get("typical") for f in self.features}
         return coerce_inputs(prepare_inputs(pd.DataFrame([values]), self.features), self.features)
+
+    @cached_property
+    def row_check(self) -> RowCheck:
+        """The contract's one-row check (the API's fast path)."""
+        return RowCheck(self.contract)
 
     @cached_property
     def class_labels(self) -> np.ndarray:

@@ -71,9 +71,9 @@ def _needed_fields(rows: list[dict[str, Any]], needed: list[str]) -> None:
             )
 
 
-def _nested(frame: pd.DataFrame) -> pd.Series:
-    """Per row, the reason a value is a JSON list or object (not a value), else ''."""
-    reasons = pd.Series("", index=frame.index, dtype=object)
+def _nested(frame: pd.DataFrame) -> np.ndarray | None:
+    """Per row, the reason a value is a JSON list or object (not a value), else ''; None when there is none."""
+    reasons = None
     for name in frame.columns:
         column = frame[name]
         if column.dtype != object:
@@ -82,28 +82,40 @@ def _nested(frame: pd.DataFrame) -> pd.Series:
         if bad.any():
             frame.loc[bad, name] = None
             note = f"{name}: a JSON list or object is not a value"
+            reasons = np.full(len(frame), "", dtype=object) if reasons is None else reasons
             reasons[bad] = np.where(reasons[bad] == "", note, reasons[bad] + "; " + note)
     return reasons
 
 
+def _checked(model: LoadedModel, rows: list[dict[str, Any]]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """(typed inputs, rejection reason, flags) per row; one plain row skips pandas (:class:`RowCheck`)."""
+    if len(rows) == 1 and (fast := model.row_check.check(rows[0])) is not None:
+        typed, reason, flags = fast
+        return typed, np.array([reason], dtype=object), np.array([flags], dtype=object)
+    needed = [f["name"] for f in model.features]
+    frame = pd.DataFrame.from_records(rows, columns=needed)
+    nested = _nested(frame)
+    typed, reasons, flags = check_inputs(frame, model.contract)
+    reasons = reasons.to_numpy()
+    if nested is not None:
+        reasons = np.where(nested == "", reasons, np.where(reasons == "", nested, nested + "; " + reasons))
+    return typed, reasons, flags.to_numpy()
+
+
 def score_rows(model: LoadedModel, rows: list[dict[str, Any]], *, explain: bool = False) -> ScoredRequest:
     """Check ``rows`` against ``model``'s contract and predict the readable ones (nothing is written)."""
-    needed = [f["name"] for f in model.features]
-    _needed_fields(rows, needed)
+    _needed_fields(rows, [f["name"] for f in model.features])
     if explain and len(rows) > MAX_EXPLAIN_ROWS:
         raise InputContractError(
             f"explain=true takes at most {MAX_EXPLAIN_ROWS:,} rows per request, not {len(rows):,}: "
             "send fewer rows, or leave explain off."
         )
-    frame = pd.DataFrame.from_records(rows, columns=needed) if len(rows) > 1 else pd.DataFrame([rows[0]])[needed]
-    nested = _nested(frame)
-    typed, reasons, flags = check_inputs(frame, model.contract)
-    reasons = reasons.where(nested == "", np.where(reasons == "", nested, nested + "; " + reasons))
-    good = (reasons == "").to_numpy()
+    typed, reasons, flags = _checked(model, rows)
+    good = reasons == ""
     scored = np.flatnonzero(good)
-    rejected = [{"row": int(i), "reason": reasons.iat[i]} for i in np.flatnonzero(~good)]
-    typed = typed[good] if not good.all() else typed
-    flags = flags[good] if not good.all() else flags
+    rejected = [{"row": int(i), "reason": reasons[i]} for i in np.flatnonzero(~good)]
+    if not good.all():
+        typed, flags = typed[good], flags[good]
     if len(scored):
         proba = np.asarray(model.pipeline.predict_proba(typed), dtype="float64")
     else:

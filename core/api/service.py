@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,7 +21,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from swagger_ui_bundle import swagger_ui_path
@@ -31,7 +32,7 @@ from core.api.guard import Guard, configured_keys
 from core.api.ledger import LedgerWriter
 from core.api.metrics import CONTENT_TYPE, Metrics
 from core.api.predict import MAX_EXPLAIN_ROWS, score_rows
-from core.champion import LoadedModel
+from core.champion import LoadedModel, champion_version
 from core.config import Settings
 from core.datasets.versions import get_version
 from core.db import open_database
@@ -49,6 +50,7 @@ from core.retrain_actions import import_label_file_and_retrain
 from core.status import dataset_names
 
 API_VERSION = "1"
+INLINE_ROWS = 32  # rows a request may have to be scored on the event loop itself
 log = logging.getLogger(__name__)
 STATUS = {
     DatasetNotFound: 404,
@@ -145,6 +147,8 @@ def _contract_json(model: LoadedModel) -> list[dict[str, Any]]:
 
 def create_app(settings: Settings) -> FastAPI:
     sessions = open_database(settings)
+    url = make_url(settings.database_url)
+    database_file = Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
     keys = configured_keys(settings)
     champions = Champions(settings, sessions)
     writer = LedgerWriter(sessions)
@@ -203,14 +207,33 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/health", summary="Whether the store is reachable (no key needed)")
     def health() -> JSONResponse:
         try:
+            if database_file is not None and not database_file.exists():
+                raise FileNotFoundError(f"{database_file} is not there")  # SQLite would make a new, empty one
             with sessions() as session:
                 session.execute(text("SELECT 1"))
                 datasets = dataset_names(session=session)
+                available, tracking = {}, "reachable"
+                for name in datasets:
+                    try:
+                        available[name] = champion_version(settings, name, session=session)
+                    except ModelNotFound:
+                        continue
+                    except Exception as exc:  # the models' store is down: the database still answers
+                        log.warning("health: the model registry is not reachable: %s", exc)
+                        tracking = "unreachable"
+                        break
         except Exception as exc:  # the answer to "is the database there" is no
             log.warning("health: the database is not reachable: %s", exc)
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-        loaded = {name: m.version for name, m in champions.loaded().items()}
-        return JSONResponse({"status": "ok", "database": "reachable", "datasets": datasets, "serving": loaded})
+        return JSONResponse(
+            {
+                "status": "ok",
+                "database": "reachable",
+                "model_registry": tracking,
+                "models_available": available,  # dataset -> champion version
+                "serving": {name: m.version for name, m in champions.loaded().items()},  # loaded here
+            }
+        )
 
     @app.get("/v1/models", summary="The datasets with a champion")
     def models() -> dict[str, Any]:
@@ -261,7 +284,10 @@ def create_app(settings: Settings) -> FastAPI:
                 "split them into several requests, or score the file with python -m core predict.",
             )
         model_ = await champion(dataset)
-        scored = score_rows(model_, body.rows, explain=explain)
+        if len(body.rows) <= INLINE_ROWS:  # a small request is quicker scored here than handed to a thread
+            scored = score_rows(model_, body.rows, explain=explain)
+        else:  # a large one must not hold up the small requests behind it
+            scored = await run_in_threadpool(score_rows, model_, body.rows, explain=explain)
         first_id = await asyncio.wrap_future(writer.write(model_, scored.rows))
         metrics.scored(dataset, model_.version, scored.rows.predicted, len(scored.rejected))
         return JSONResponse(

@@ -7,7 +7,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
@@ -65,7 +65,7 @@ def init_db(engine: Engine) -> None:
     migrate.upgrade(engine)
 
 
-def reserve_ids(session: Session, name: str, count: int) -> int:
+def reserve_ids(session: Session | Connection, name: str, count: int) -> int:
     """Reserve ``count`` consecutive ids from counter ``name``; returns the first one.
 
     An ``UPDATE ... RETURNING`` is atomic on SQLite and PostgreSQL, so concurrent writers

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,8 @@ class LedgerRows:
     probabilities: list[str]
     confidence: list[float]
     flags: list[str]
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("inputs", "predicted", "probabilities", "confidence", "flags")
 
     @classmethod
     def build(cls, model: LoadedModel, typed: pd.DataFrame, proba: np.ndarray, flags: pd.Series) -> LedgerRows:
