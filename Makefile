@@ -34,9 +34,9 @@ test: $(VENV)/.dev ## run the test suite (SQLite; no browser or PostgreSQL neede
 	$(BIN)/python -m pytest -n 2
 
 # needs a PostgreSQL admin URL, e.g. postgresql+psycopg://sift:sift@127.0.0.1:5432/postgres (.ci/run sets one up)
-test-pg: $(VENV)/.dev ## run the core and command-line suites and the shared-tuning tests on PostgreSQL (SIFT_TEST_DB_URL)
+test-pg: $(VENV)/.dev ## run the core and command-line suites, the shared-tuning tests and two API instances on PostgreSQL (SIFT_TEST_DB_URL)
 	@test -n "$(SIFT_TEST_DB_URL)" || { echo "Set SIFT_TEST_DB_URL to a PostgreSQL admin URL (see README)."; exit 2; }
-	$(BIN)/python -m pytest tests/core tests/cli -m "not e2e"
+	$(BIN)/python -m pytest tests/core tests/cli tests/api/test_instances.py -m "not e2e"
 
 test-e2e: $(VENV)/.dev ## drive the real app in headless Chromium (Debian's chromium package)
 	$(BIN)/python -m pytest -m e2e
