@@ -4,7 +4,14 @@ user text rendered as HTML, and models loaded only from Sift's own registry."""
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
+import threading
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -12,6 +19,7 @@ import pytest
 from core.champion import load_version
 from core.config import REPO_ROOT
 from core.errors import ModelNotFound
+from tests.servers import free_port
 
 APP_SOURCES = sorted([REPO_ROOT / "streamlit_app.py", *(REPO_ROOT / "app").rglob("*.py")])
 SOURCES = sorted([*APP_SOURCES, *(REPO_ROOT / "core").rglob("*.py"), *(REPO_ROOT / "bench").rglob("*.py")])
@@ -119,17 +127,66 @@ def test_scoring_loads_only_registered_versions(trained_settings) -> None:
 # -- Dockerfile (no Docker engine here to build it: its promises are read from the file) ---------------
 
 
-def test_the_image_runs_as_a_user_on_a_pinned_base_with_a_healthcheck_and_a_state_volume() -> None:
+def _instructions() -> list[str]:
     text = (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")  # join continued lines
     lines = [line.strip() for line in text.splitlines()]
-    instructions = [line for line in lines if line and not line.startswith("#")]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_the_image_runs_as_a_user_on_a_pinned_base_with_a_healthcheck_and_a_state_volume() -> None:
+    instructions = _instructions()
     base = next(line for line in instructions if line.startswith("FROM "))
     assert ":" in base and not base.endswith(":latest")  # a pinned tag (or digest), never floating
     users = [line for line in instructions if line.startswith("USER ")]
     assert users and users[-1] not in ("USER root", "USER 0")  # the app never runs as root
     assert any(line.startswith("HEALTHCHECK ") and "/_stcore/health" in line for line in instructions)
+    exposed = {port for line in instructions if line.startswith("EXPOSE ") for port in line.split()[1:]}
+    assert {"8501", "8000"} <= exposed  # the app and the scoring API
     home = next(line for line in instructions if "SIFT_HOME=" in line).split("SIFT_HOME=")[1].split()[0]
     assert any(line.startswith("VOLUME ") and home in line for line in instructions)
     assert not any(line.startswith("COPY --chown") and line.endswith(" . .") for line in instructions)  # code read-only
     ignored = (REPO_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     assert {".venv", ".git", ".streamlit/secrets.toml"} <= set(ignored)
+
+
+@contextmanager
+def _answering(path: str, status: int) -> Iterator[int]:
+    """A loopback HTTP server answering ``status`` on ``path`` (404 elsewhere); yields its port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status if self.path == path else 404)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_health_check_passes_when_the_app_or_the_api_answers() -> None:
+    (check,) = [line.split(" CMD ", 1)[1] for line in _instructions() if line.startswith("HEALTHCHECK ")]
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def passes(app_port: int, api_port: int) -> bool:
+        command = check.replace("127.0.0.1:8501", f"127.0.0.1:{app_port}").replace(
+            "127.0.0.1:8000", f"127.0.0.1:{api_port}"
+        )
+        assert command != check
+        return subprocess.run(["sh", "-c", command], env=env, timeout=60).returncode == 0
+
+    nothing = free_port()  # nobody listens there
+    assert not passes(nothing, nothing)
+    with _answering("/_stcore/health", 200) as app:
+        assert passes(app, nothing)
+    with _answering("/health", 200) as api:
+        assert passes(nothing, api)
+    with _answering("/health", 503) as api:  # the API without its database
+        assert not passes(nothing, api)

@@ -28,7 +28,9 @@ WHO = "app"
 # The CSV file to import is kept as a temporary copy under "upload_path" (tests put any file's path there).
 UPLOAD_PREFIX = "sift-feedback-"
 LIMITS = (100, 500, 2000)
-ALL, SINGLE = "All", "Single predictions"
+ALL, SINGLE, ANY = "All", "Single predictions", "Any"
+# where each prediction came from (the ledger's source), in the analyst's words
+MADE_BY = {"form": "Predict page", "batch": "batch file", "api": "API"}
 TRUE_LABEL = "true label"
 # the columns a labeller needs first (kept in view while the inputs scroll), then the inputs, then the rest
 KEY_COLUMNS = {
@@ -38,7 +40,13 @@ KEY_COLUMNS = {
     "confidence": "confidence",
     "label": TRUE_LABEL,
 }
-OTHER_COLUMNS = {"flags": "flags", "model_version": "model version", "batch_id": "batch", "labelled_by": "labelled by"}
+OTHER_COLUMNS = {
+    "flags": "flags",
+    "model_version": "model version",
+    "source": "made by",
+    "batch_id": "batch",
+    "labelled_by": "labelled by",
+}
 PINNED = ("prediction id", "predicted", "confidence", TRUE_LABEL)
 
 
@@ -56,6 +64,7 @@ def _with_inputs(table: pd.DataFrame) -> pd.DataFrame:
     inputs = pd.DataFrame(table["inputs"].tolist(), index=table.index)
     shown = set(KEY_COLUMNS.values()) | set(OTHER_COLUMNS.values())
     inputs.columns = [f"{c} (input)" if c in shown else str(c) for c in inputs.columns]
+    table = table.assign(source=table["source"].map(MADE_BY).fillna(table["source"]))
     return pd.concat(
         [
             table[list(KEY_COLUMNS)].rename(columns=KEY_COLUMNS),
@@ -143,19 +152,29 @@ if counts.due:
     st.info(f"A retrain is due: {counts.since_champion:,} labels since champion v{counts.champion}; {mode}.")
 
 if counts.predictions == 0:
-    st.info(f"No predictions for {dataset} yet: score rows on the Predict page, then label them here.")
+    st.info(
+        f"No predictions for {dataset} yet: score rows on the Predict or Batch page (or through the scoring API), "
+        "then label them here."
+    )
     st.stop()
 
 # --- the table of recent predictions ------------------------------------------------------------
 
 st.subheader("Recent predictions")
-left, middle, right = st.columns(3)
+left, made_col, middle, right = st.columns(4)
 days = left.date_input(
     "Predicted between",
     value=(),  # no range picked: every date
     min_value=first.date() - timedelta(days=1),
     max_value=max(last.date(), datetime.now(UTC).date()) + timedelta(days=1),
     key=page.key("dates"),
+)
+made_by = made_col.selectbox(
+    "Made by",
+    [ANY, *MADE_BY.values()],
+    key=page.key("made_by"),
+    help="Where the prediction was made: the Predict page's form, a batch file (Batch page or command line), "
+    "or the scoring API.",
 )
 batch_names = {b.id: f"{b.source_file} ({b.id[:8]}, {b.rows:,} rows)" for b in batches}
 batch = middle.selectbox(
@@ -168,8 +187,9 @@ flagged = middle.selectbox("Flags", ["Any", "Flagged", "Not flagged"], key=page.
 labelled = right.selectbox("Label", ["Any", "Without a label", "With a label"], key=page.key("labelled"))
 limit = limit_col.selectbox("Rows", LIMITS, index=1, key=page.key("limit"))
 
+singles = batch == SINGLE or (batch == ALL and made_by in (MADE_BY["form"], MADE_BY["api"]))
 where = PredictionFilter(
-    batch_id=None if batch == ALL else "" if batch == SINGLE else batch,
+    batch_id="" if singles else None if batch == ALL else batch,
     predicted=predicted or None,
     min_confidence=low if low > 0 else None,
     max_confidence=high if high < 1 else None,
@@ -181,14 +201,19 @@ if isinstance(days, tuple) and len(days) == 2:
     where.since, where.until = _day_start(days[0]), _day_start(days[1] + timedelta(days=1))
 with sessions() as session:
     table = _with_inputs(prediction_table(session=session, dataset=dataset, where=where))
+cut = ""
+if made_by != ANY:  # the ledger's filter has no source: the rows read are narrowed here
+    if len(table) == limit and (table["made by"] != made_by).any():
+        cut = f" among the latest {limit:,} read (raise Rows to look further back)"
+    table = table[table["made by"] == made_by].reset_index(drop=True)
 
 if table.empty:
-    st.caption("No prediction matches these filters.")
+    st.caption(f"No prediction matches these filters{cut}.")
     _show_outcome(page.get("saved"), "saved")
 else:
     st.caption(
-        f"{len(table):,} prediction(s), newest first, each with the values it was made from (scroll right for "
-        f"them all). Pick the true class in the **{TRUE_LABEL}** column, then save."
+        f"{len(table):,} prediction(s){cut}, newest first, each with the values it was made from (scroll right "
+        f"for them all). Pick the true class in the **{TRUE_LABEL}** column, then save."
     )
     # the edits belong to these very rows: other filters show other rows, and a fresh editor
     editor = page.key("editor", rows=table["prediction id"].tolist())

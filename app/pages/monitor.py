@@ -97,7 +97,7 @@ drift_tab, now_tab, quality_tab, mix_tab, alerts_tab, settings_tab = st.tabs(
 # --- drift over time ------------------------------------------------------------------------
 with drift_tab:
     if frame.empty:
-        st.info("No predictions yet: score rows on the Predict page or a file on the Batch page.")
+        st.info("No predictions yet: score rows on the Predict page, a file on the Batch page, or through the API.")
     else:
         st.plotly_chart(ui.drift_share_figure(frame, settings.alert_drift_share), key="monitor_drift_share")
         if (frame["status"] == "measured").any():
