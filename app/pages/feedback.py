@@ -187,9 +187,9 @@ flagged = middle.selectbox("Flags", ["Any", "Flagged", "Not flagged"], key=page.
 labelled = right.selectbox("Label", ["Any", "Without a label", "With a label"], key=page.key("labelled"))
 limit = limit_col.selectbox("Rows", LIMITS, index=1, key=page.key("limit"))
 
-singles = batch == SINGLE or (batch == ALL and made_by in (MADE_BY["form"], MADE_BY["api"]))
 where = PredictionFilter(
-    batch_id="" if singles else None if batch == ALL else batch,
+    batch_id="" if batch == SINGLE else None if batch == ALL else batch,
+    source=next((key for key, shown in MADE_BY.items() if shown == made_by), None),
     predicted=predicted or None,
     min_confidence=low if low > 0 else None,
     max_confidence=high if high < 1 else None,
@@ -201,18 +201,12 @@ if isinstance(days, tuple) and len(days) == 2:
     where.since, where.until = _day_start(days[0]), _day_start(days[1] + timedelta(days=1))
 with sessions() as session:
     table = _with_inputs(prediction_table(session=session, dataset=dataset, where=where))
-cut = ""
-if made_by != ANY:  # the ledger's filter has no source: the rows read are narrowed here
-    if len(table) == limit and (table["made by"] != made_by).any():
-        cut = f" among the latest {limit:,} read (raise Rows to look further back)"
-    table = table[table["made by"] == made_by].reset_index(drop=True)
-
 if table.empty:
-    st.caption(f"No prediction matches these filters{cut}.")
+    st.caption("No prediction matches these filters.")
     _show_outcome(page.get("saved"), "saved")
 else:
     st.caption(
-        f"{len(table):,} prediction(s){cut}, newest first, each with the values it was made from (scroll right "
+        f"{len(table):,} prediction(s), newest first, each with the values it was made from (scroll right "
         f"for them all). Pick the true class in the **{TRUE_LABEL}** column, then save."
     )
     # the edits belong to these very rows: other filters show other rows, and a fresh editor

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.champion import LoadedModel, champion_version, load_version
 from core.config import Settings
+from core.datasets.versions import get_version
 from core.errors import SiftError
 
 WATCH_EVERY = 0.25  # seconds between two looks at the champions in use
@@ -42,6 +43,7 @@ class Champions:
         with self._load_lock:
             if dataset not in self._current:
                 with self.sessions() as session:
+                    get_version(session=session, name=dataset)  # an unknown dataset is named as such
                     version = champion_version(self.settings, dataset, session=session)
                 self._current[dataset] = load_version(self.settings, dataset, version)
             return self._current[dataset]

@@ -243,6 +243,7 @@ class PredictionFilter:
     since: datetime | None = None
     until: datetime | None = None
     batch_id: str | None = None  # "" for single predictions only
+    source: str | None = None  # form | batch | api
     predicted: list[str] | None = None
     min_confidence: float | None = None
     max_confidence: float | None = None
@@ -285,6 +286,8 @@ def prediction_table(*, session: Session, dataset: str, where: PredictionFilter 
         stmt = stmt.where(Prediction.batch_id.is_(None))
     elif where.batch_id is not None:
         stmt = stmt.where(Prediction.batch_id == where.batch_id)
+    if where.source is not None:
+        stmt = stmt.where(Prediction.source == where.source)
     if where.predicted:
         stmt = stmt.where(Prediction.predicted_class.in_(where.predicted))
     if where.min_confidence is not None:
