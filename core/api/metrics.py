@@ -13,7 +13,7 @@ from collections import Counter as Tally
 from collections.abc import Iterator
 from typing import ClassVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,6 +84,7 @@ class Metrics:
     """The service's own registry (not the process-wide default, so two apps never share counters)."""
 
     def __init__(self, settings: Settings, sessions: sessionmaker[Session]):
+        disable_created_metrics()  # no `_created` series beside every counter: Prometheus does not need them
         self.registry = CollectorRegistry()
         self.predictions = Counter(
             "sift_predictions",
