@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 PORT ?= 8501
+API_HOST ?= 127.0.0.1
+API_PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test test-pg test-e2e test-real lint format bench clean
+.PHONY: help run serve demo test test-pg test-e2e test-real lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -28,6 +30,9 @@ demo: $(VENV)/.runtime ## load the bundled rice data and train a first model, if
 
 run: demo ## install, prepare the demo, and serve the app on http://localhost:8501
 	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
+
+serve: $(VENV)/.runtime ## install, and serve the scoring API on http://127.0.0.1:8000 (API_HOST, API_PORT)
+	$(BIN)/python -m core serve --host $(API_HOST) --port $(API_PORT)
 
 # two workers: every test has its own home (SQLite file, MLflow store), so they run side by side
 test: $(VENV)/.dev ## run the test suite (SQLite; no browser or PostgreSQL needed)
