@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 PORT ?= 8501
+API_HOST ?= 127.0.0.1
 API_PORT ?= 8000
 
 .DEFAULT_GOAL := help
@@ -30,8 +31,8 @@ demo: $(VENV)/.runtime ## load the bundled rice data and train a first model, if
 run: demo ## install, prepare the demo, and serve the app on http://localhost:8501
 	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
 
-serve: demo ## serve the champions over HTTP on http://127.0.0.1:8000 (the scoring API; see README)
-	$(BIN)/python -m core serve --port $(API_PORT)
+serve: demo ## install, prepare the demo, and serve the scoring API on http://127.0.0.1:8000 (API_HOST, API_PORT)
+	$(BIN)/python -m core serve --host $(API_HOST) --port $(API_PORT)
 
 # two workers: every test has its own home (SQLite file, MLflow store), so they run side by side
 test: $(VENV)/.dev ## run the test suite (SQLite; no browser or PostgreSQL needed)

@@ -1,6 +1,6 @@
 """Run every benchmark: `python -m bench` (or `make bench`). Figures are printed, never asserted."""
 
-from bench import concurrency, drift, ingest, leakage, quality, scoring, splits
+from bench import concurrency, drift, ingest, leakage, quality, scoring, serve, splits
 
-for module in (ingest, scoring, concurrency, quality, splits, drift, leakage):
+for module in (ingest, scoring, serve, concurrency, quality, splits, drift, leakage):
     module.main()
