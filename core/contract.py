@@ -266,7 +266,7 @@ class RowCheck:
             if role == "numeric":
                 if value is None:
                     number = np.nan
-                elif type(value) in (int, float) and np.isfinite(value):
+                elif (type(value) is float and np.isfinite(value)) or (type(value) is int and abs(value) <= 1e308):
                     number = float(value)
                     if spec.get("min") is not None and (number < spec["min"] or number > spec["max"]):
                         flags.append(f"{name}: outside training range")

@@ -173,14 +173,15 @@ def _clean_who(who: object) -> str:
 def _parse_id(value: object) -> int | None:
     text = str(value if value is not None else "").strip()
     try:
-        return int(text)
+        number = int(text)
     except ValueError:
-        pass
-    try:
-        number = float(text)  # 12.0, as a spreadsheet may write it
-    except ValueError:
-        return None
-    return int(number) if number.is_integer() else None
+        try:
+            decimal = float(text)  # 12.0, as a spreadsheet may write it
+        except ValueError:
+            return None
+        number = int(decimal) if decimal.is_integer() else None
+    # a number no database integer holds is no prediction id (the query would fail on it)
+    return number if number is not None and -(2**63) <= number < 2**63 else None
 
 
 def _chunks(values: list[int]) -> Iterable[list[int]]:
@@ -324,20 +325,22 @@ def import_labels(
     dataset: str,
     source: str | Path | pd.DataFrame,
     who: str = "app",
+    first_row: int = 1,
 ) -> LabelImport:
     """Label many predictions of ``dataset`` from a CSV file (or a frame) of ``prediction_id,label``.
 
     Every row is checked as :func:`record_label` would (known prediction of this dataset, a
     class of the model that made it), in bulk; the good rows are stored in one go, the others
-    reported by row. :func:`core.retrain.import_label_file` also says whether a retrain is due.
-    The caller owns the transaction.
+    reported by row (a frame's rows numbered from ``first_row``: the API counts from 0).
+    :func:`core.retrain.import_label_file` also says whether a retrain is due. The caller owns the
+    transaction.
     """
     if isinstance(source, pd.DataFrame):
         columns = {" ".join(str(n).split()).casefold(): n for n in source.columns}
         if ID_COLUMN not in columns or LABEL_COLUMN not in columns:
             raise ColumnError(f"Give the columns {ID_COLUMN} and {LABEL_COLUMN}.")
         pairs = zip(source[columns[ID_COLUMN]].tolist(), source[columns[LABEL_COLUMN]].tolist(), strict=True)
-        entries = [(f"row {i}", pid, label) for i, (pid, label) in enumerate(pairs, start=1)]
+        entries = [(f"row {i}", pid, label) for i, (pid, label) in enumerate(pairs, start=first_row)]
     else:
         entries = read_labels(source)
     return _apply_labels(session, dataset=dataset, entries=entries, who=who)

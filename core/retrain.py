@@ -19,8 +19,7 @@ beyond ``retrain_tolerance`` on macro F1, ROC AUC or balanced accuracy, on the h
 it holds at least ``retrain_min_recent_labels`` labels, on recent feedback. The decision, both
 models' metrics on both slices and a reason naming every number are stored in the alias
 history: a promotion through :func:`core.promotion.promote` (``who="retrain"``), a kept
-champion as an event of action ``not promoted`` on the ``challenger`` alias. Scoring resolves
-the champion alias, so a promotion is used by the next prediction without a restart.
+champion as an event of action ``not promoted`` on the ``challenger`` alias.
 
 Nothing is registered until the challenger has been judged: the judging runs on the fitted
 pipeline before training registers it, so a retrain that fails at any step (fitting, scoring
@@ -199,10 +198,16 @@ def label_predictions(
 
 
 def import_label_file(
-    *, session: Session, settings: Settings, dataset: str, source: str | Path | pd.DataFrame, who: str = "app"
+    *,
+    session: Session,
+    settings: Settings,
+    dataset: str,
+    source: str | Path | pd.DataFrame,
+    who: str = "app",
+    first_row: int = 1,
 ) -> LabelImport:
     """:func:`core.feedback.import_labels` (a CSV file or frame), then :func:`retrain_if_due` (``retrain``)."""
-    outcome = import_labels(session=session, dataset=dataset, source=source, who=who)
+    outcome = import_labels(session=session, dataset=dataset, source=source, who=who, first_row=first_row)
     outcome.retrain = retrain_if_due(session=session, settings=settings, dataset=dataset)
     return outcome
 

@@ -97,6 +97,7 @@ def import_label_file_and_retrain(
     who: str = "app",
     threshold: int | None = None,
     auto: bool | None = None,
+    first_row: int = 1,
 ) -> LabelImport:
     """:func:`import_label_file` committed, then the retrain job it queued started.
 
@@ -106,6 +107,8 @@ def import_label_file_and_retrain(
     with sessions.begin() as session:
         if threshold is not None or auto is not None:
             set_retrain_policy(session=session, settings=settings, dataset=dataset, threshold=threshold, auto=auto)
-        outcome = import_label_file(session=session, settings=settings, dataset=dataset, source=source, who=who)
+        outcome = import_label_file(
+            session=session, settings=settings, dataset=dataset, source=source, who=who, first_row=first_row
+        )
     _start_due(settings, outcome.retrain)
     return outcome

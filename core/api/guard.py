@@ -3,12 +3,14 @@
 A plain ASGI middleware (no per-request objects beyond the scope): with keys configured, every
 path but ``/health`` needs ``Authorization: Bearer KEY`` (else 401); a body larger than the limit
 is refused with 413 before it is parsed (by its ``Content-Length``, or while it streams in); each
-request's duration goes to the latency histogram under its route's path.
+request's duration goes to the latency histogram under its route's path; an unexpected error is
+logged and answered with a JSON 500 without closing the client's connection.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -16,6 +18,7 @@ from core.access import api_key_matches, parse_api_key_hashes, secret_api_keys
 from core.config import Settings
 
 OPEN_PATHS = frozenset({"/health"})
+log = logging.getLogger(__name__)
 
 
 def configured_keys(settings: Settings) -> list[bytes]:
@@ -113,6 +116,22 @@ class Guard:
                 sent = True
                 return {"type": "http.request", "body": bytes(body), "more_body": False}
 
-            await self.app(scope, replay, send)
+            await self._answered(scope, replay, send)
             return
-        await self.app(scope, receive, send)
+        await self._answered(scope, receive, send)
+
+    async def _answered(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The route's answer; an unexpected error becomes a JSON 500 here, so the connection stays open."""
+        started = False
+
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:  # logged with its traceback; the client gets one sentence
+            log.exception("%s %s failed", scope["method"], scope["path"])
+            if not started:
+                await _send_error(send, 500, "The service failed to answer this request; its log has the details.")

@@ -24,6 +24,7 @@ from core.scoring.ledger import LedgerRows
 
 MAX_EXPLAIN_ROWS = 1_000  # rows one request may have explained (each costs a prediction per input)
 TOP_REASONS = 5
+HUGE = 1e308  # beyond this an integer cannot be a float
 
 
 @dataclass
@@ -71,6 +72,16 @@ def _needed_fields(rows: list[dict[str, Any]], needed: list[str]) -> None:
             )
 
 
+def _booleans_as_text(frame: pd.DataFrame, numeric: list[str]) -> None:
+    """JSON true and false in a numeric input are not numbers (pandas would read them as 1 and 0)."""
+    for name in numeric:
+        column = frame[name]
+        if column.dtype == bool or column.dtype == object:
+            flags = np.fromiter((type(v) is bool for v in column), bool, len(column))
+            if flags.any():
+                frame[name] = column.astype(object).where(~flags, column[flags].map({True: "true", False: "false"}))
+
+
 def _nested(frame: pd.DataFrame) -> np.ndarray | None:
     """Per row, the reason a value is a JSON list or object (not a value), else ''; None when there is none."""
     reasons = None
@@ -93,7 +104,12 @@ def _checked(model: LoadedModel, rows: list[dict[str, Any]]) -> tuple[pd.DataFra
         typed, reason, flags = fast
         return typed, np.array([reason], dtype=object), np.array([flags], dtype=object)
     needed = [f["name"] for f in model.features]
-    frame = pd.DataFrame.from_records(rows, columns=needed)
+    try:
+        frame = pd.DataFrame.from_records(rows, columns=needed)
+    except OverflowError:  # an integer too large for a float: as text, the contract rejects its row
+        rows = [{k: str(v) if type(v) is int and abs(v) > HUGE else v for k, v in row.items()} for row in rows]
+        frame = pd.DataFrame.from_records(rows, columns=needed)
+    _booleans_as_text(frame, [f["name"] for f in model.features if f["role"] == "numeric"])
     nested = _nested(frame)
     typed, reasons, flags = check_inputs(frame, model.contract)
     reasons = reasons.to_numpy()

@@ -128,9 +128,13 @@ class Error(BaseModel):
 ERRORS = {code: {"model": Error} for code in (401, 404, 413, 422)}
 
 
+UNION_MEMBERS = ("str", "int", "float", "bool")  # pydantic names the member of a union tried: not the client's field
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     first = exc.errors()[0]
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.get("loc", ())[1:]).lstrip(".")
+    loc = [p for p in first.get("loc", ())[1:] if p not in UNION_MEMBERS]
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
     where = where or "The body"
     if first.get("type") == "json_invalid":
         detail = first.get("ctx", {}).get("error", "cannot be read")
@@ -185,11 +189,6 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected error", exc_info=exc)
-        return error(500, "The service failed to answer this request; its log has the details.")
 
     async def champion(dataset: str) -> LoadedModel:
         return champions.get(dataset) or await run_in_threadpool(champions.load, dataset)
@@ -312,9 +311,9 @@ def create_app(settings: Settings) -> FastAPI:
             {"prediction_id": [x.prediction_id for x in body.labels], "label": [x.label for x in body.labels]}
         )
         outcome = import_label_file_and_retrain(
-            sessions=sessions, settings=settings, dataset=dataset, source=frame, who=body.who
+            sessions=sessions, settings=settings, dataset=dataset, source=frame, who=body.who, first_row=0
         )
-        reasons = [{"row": int(key.split()[-1]) - 1, "reason": text_} for key, text_ in outcome.reasons.items()]
+        reasons = [{"row": int(key.split()[-1]), "reason": text_} for key, text_ in outcome.reasons.items()]
         metrics.labels.labels(dataset, "accepted").inc(outcome.accepted)
         metrics.labels.labels(dataset, "rejected").inc(outcome.rejected)
         retrain = outcome.retrain.as_dict() if outcome.retrain is not None else None

@@ -135,6 +135,14 @@ def test_predict_applies_the_input_contract_row_by_row(service: Service) -> None
         assert huge.status_code == 200, huge.text
         assert [r["row"] for r in huge.json()["rejected"]] == [1] and "Area" in huge.json()["rejected"][0]["reason"]
 
+        # JSON true is not a number (pandas would read it as 1), alone or among other rows
+        for rows in ([RICE_ROW | {"Area": True}], [RICE_ROW, RICE_ROW | {"Extent": False}]):
+            answer = client.post("/v1/models/rice/predict", json={"rows": rows})
+            assert answer.status_code == 200, answer.text
+            rejected = answer.json()["rejected"]
+            assert [r["row"] for r in rejected] == [len(rows) - 1], rejected
+            assert "is not a number" in rejected[0]["reason"], rejected
+
 
 def test_feedback_accepts_labels_refuses_bad_ones_and_keeps_relabels(start_service, grains_home: Path) -> None:
     service = start_service(grains_home)
@@ -202,6 +210,18 @@ def test_feedback_accepts_labels_refuses_bad_ones_and_keeps_relabels(start_servi
         assert response.status_code == 200, response.text
         assert response.json()["rejected"] == 1 and huge in response.json()["reasons"][0]["reason"]
 
+    # rows are counted from 0 in the reasons' text too; a missing label names the field, not pydantic's union
+    with service.client() as client:
+        twice = {"labels": [{"prediction_id": second, "label": "Cammeo"}] * 2}
+        reasons = client.post("/v1/models/rice/feedback", json=twice).json()["reasons"]
+        assert reasons[0]["row"] == 1 and "also at row 0" in reasons[0]["reason"], reasons
+        message = error_of(client.post("/v1/models/rice/feedback", json={"labels": [{"prediction_id": 1}]}), 422)
+        assert message.startswith("The body lacks the field 'labels[0].label'"), message
+        message = error_of(
+            client.post("/v1/models/rice/feedback", json={"labels": [{"prediction_id": 1, "label": None}]}), 422
+        )
+        assert message.startswith("labels[0].label:") and ".str" not in message, message
+
 
 def test_catalogue_docs_error_bodies_and_health(start_service, grains_home: Path) -> None:
     service = start_service(grains_home)
@@ -243,7 +263,8 @@ def test_catalogue_docs_error_bodies_and_health(start_service, grains_home: Path
 
         health = client.get("/health")
         assert health.status_code == 200
-        assert health.json()["database"] == "reachable" and {"rice", "grains"} <= set(health.json()["datasets"])
+        assert health.json()["database"] == "reachable" and health.json()["model_registry"] == "reachable"
+        assert health.json()["models_available"] == {"rice": 1}  # grains has no champion
 
     if database_url(grains_home):
         return  # the unreachable database below is the SQLite file gone
