@@ -62,4 +62,5 @@ def test_help_lists_the_commands_in_their_published_order() -> None:
         *("train", "run-job", "tune-worker", "jobs", "cancel", "resume"),
         *("predict", "batches", "models", "promote", "rollback", "history"),
         *("feedback", "retrain", "card", "export", "drift", "alerts", "demo", "hash-password"),
+        *("serve", "api-key"),
     ]
