@@ -19,7 +19,6 @@ from core.champion import LoadedModel
 from core.contract import check_inputs
 from core.errors import InputContractError
 from core.explain import Explanation, Reason, contributions
-from core.labels import plain
 from core.scoring.ledger import LedgerRows
 
 MAX_EXPLAIN_ROWS = 1_000  # rows one request may have explained (each costs a prediction per input)
@@ -35,17 +34,17 @@ class ScoredRequest:
     rows: LedgerRows
     scored: np.ndarray  # positions of the scored rows in the request
     proba: np.ndarray
-    flags: list[str]
     rejected: list[dict[str, Any]]
     reasons: list[dict[str, Any]] | None = None  # per scored row: method, unit and top reasons
 
     def predictions(self, first_id: int | None) -> list[dict[str, Any]]:
-        classes = [plain(c) for c in self.model.classes]
-        names = [str(c) for c in classes]
+        classes, names = self.model.classes, self.model.class_labels.tolist()
         best = self.proba.argmax(axis=1)
         rounded = np.round(self.proba, 6).tolist()
         out = []
-        for k, (row, b, p, f) in enumerate(zip(self.scored.tolist(), best.tolist(), rounded, self.flags, strict=True)):
+        for k, (row, b, p, f) in enumerate(
+            zip(self.scored.tolist(), best.tolist(), rounded, self.rows.flags, strict=True)
+        ):
             item = {
                 "row": row,
                 "prediction_id": first_id + k,
@@ -149,7 +148,6 @@ def score_rows(model: LoadedModel, rows: list[dict[str, Any]], *, explain: bool 
         rows=LedgerRows.build(model, typed, proba, flags),
         scored=scored,
         proba=proba,
-        flags=flags.tolist(),
         rejected=rejected,
         reasons=explained,
     )
