@@ -80,6 +80,38 @@ class Settings(BaseSettings):
         le=1,
         description="Share of a window's input rows rejected by the contract that raises an alert.",
     )
+    drift_max_rows: int = Field(
+        default=100_000,
+        ge=1000,
+        description="Largest window whose drift is measured on every row; a larger one on a seeded sample this big.",
+    )
+    drift_workers: int = Field(
+        default=0, ge=0, description="Threads testing a window's columns in parallel (0: one per core, at most 4)."
+    )
+
+    # monitoring that runs by itself (core/monitoring/schedule.py) and where its alerts go
+    monitor_after_scoring: bool = Field(
+        default=True, description="Measure the new windows in the background after each scored batch or request."
+    )
+    monitor_every: str = Field(
+        default="15m", description="How often `serve` (and `monitor --every`) measures new windows: 30s, 15m, 1h, 1d."
+    )
+    alert_webhook: str | None = Field(
+        default=None,
+        repr=False,
+        description="Default alert destination for every dataset: a URL, prefixed slack: or teams: for those formats.",
+    )
+    public_url: str | None = Field(
+        default=None, description="The app's address as people open it (https://sift.example.org): alerts link to it."
+    )
+    alert_retry_seconds: float = Field(
+        default=2.0, gt=0, description="Wait before retrying a failed alert delivery; doubled at each try."
+    )
+    alert_attempts: int = Field(
+        default=3, ge=1, description="Tries at a delivery in one run before it waits for the next run."
+    )
+    alert_timeout_seconds: float = Field(default=10.0, gt=0, description="How long one delivery waits for an answer.")
+
     # access control: hashes, never passwords (core/access.py); the CLI is not guarded
     password: str | None = Field(
         default=None,

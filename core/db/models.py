@@ -9,7 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -325,6 +338,8 @@ class DriftWindow(Base):
     class_mix: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # predicted class -> rows
     confidence_bins: Mapped[list[int]] = mapped_column(JSON, default=list)  # 20 equal bins from 0 to 1
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # rows drift was measured on when the window had more than SIFT_DRIFT_MAX_ROWS (a seeded sample); None: all
+    sampled_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class DriftOptions(Base):
@@ -388,3 +403,118 @@ class AlertEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class Rejection(Base):
+    """Input rows the scoring API refused (a batch file keeps its count on :class:`Batch`), so the
+    windows' rejected share counts every source. ``after_id`` is the largest prediction id at the
+    time (the request's last scored row, else the ledger's counter): it places them in count windows."""
+
+    __tablename__ = "rejections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(64), index=True)
+    model_version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(8), default="api")
+    rows: Mapped[int] = mapped_column(Integer)
+    after_id: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ReferenceProfile(Base):
+    """What a model version's training data looks like to each drift test, computed once per version:
+    per feature its kind, sorted values (numbers) or category counts (a compressed ``.npz``
+    written and read by :mod:`core.monitoring.profile`, layout ``layout``)."""
+
+    __tablename__ = "reference_profiles"
+    __table_args__ = (UniqueConstraint("dataset", "model_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(64), index=True)
+    model_version: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    layout: Mapped[int] = mapped_column(Integer, default=1)
+    profile: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MonitorState(Base):
+    """Per dataset: which process is measuring its windows now (a lease, so two runs at once do the
+    work once), whether more was asked for meanwhile, and how the last run went."""
+
+    __tablename__ = "monitor_state"
+
+    dataset: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(160), nullable=True)  # "host:pid" measuring now
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # asked while leased
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_trigger: Mapped[str] = mapped_column(String(16), default="")  # scoring | schedule | command | page
+    last_measured: Mapped[int] = mapped_column(Integer, default=0)
+    last_alerts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    schedule_every: Mapped[float | None] = mapped_column(Float, nullable=True)  # seconds, of the last scheduler
+    schedule_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AlertDestination(Base):
+    """Where alerts of one dataset (``scope``), or of every dataset (``scope`` ``*``), are sent.
+
+    ``url`` is a secret: pages, logs and commands show it masked. ``style`` is the body's format
+    (``json``, ``slack`` or ``teams``); ``digest`` an optional ``daily`` or ``weekly`` summary.
+    ``origin`` is ``setting`` for the default from SIFT_ALERT_WEBHOOK or the secrets file."""
+
+    __tablename__ = "alert_destinations"
+    __table_args__ = (UniqueConstraint("scope", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    style: Mapped[str] = mapped_column(String(8), default="json")
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of style and url
+    digest: Mapped[str] = mapped_column(String(8), default="")  # "" | daily | weekly
+    origin: Mapped[str] = mapped_column(String(16), default="cli")  # cli | page | setting
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AlertDelivery(Base):
+    """One message for one destination (an alert, a digest or a test), sent once: ``key`` is unique
+    per destination (``alert:<id>``, ``digest:<period>``, ``test:<token>``). ``status`` is
+    ``pending`` until sent, ``sending`` while a process holds it (``claimed_at``), ``sent``, or
+    ``failed`` once it gave up; every try is a :class:`DeliveryAttempt`."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("destination_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    destination_id: Mapped[int] = mapped_column(ForeignKey("alert_destinations.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))  # alert | digest | test
+    dataset: Mapped[str] = mapped_column(String(64), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert_events.id"), nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the message, never the URL
+    status: Mapped[str] = mapped_column(String(8), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DeliveryAttempt(Base):
+    """One try at sending a delivery: when, the outcome (``sent`` or ``failed``), the HTTP status and error."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("alert_deliveries.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(8))  # sent | failed
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)

@@ -14,12 +14,13 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+from alembic import command
 from sqlalchemy import inspect, select, text
 
 from core.config import REPO_ROOT, Settings
 from core.db import migrate, open_database
 from core.db.engine import get_engine, reserve_ids
-from core.db.models import Base, Counter
+from core.db.models import Counter
 from core.db.rows import write_rows
 from tests import homes
 
@@ -74,10 +75,11 @@ def test_upgrade_is_idempotent(empty_url: str) -> None:
 
 def test_a_home_made_before_migrations_is_stamped_and_completed(empty_url: str, tmp_path: Path) -> None:
     engine = get_engine(empty_url)
-    # what create_all made in an older home: no version table, and no alert_events yet
-    old_tables = [t for t in Base.metadata.sorted_tables if t.name != "alert_events"]
-    Base.metadata.create_all(engine, tables=old_tables)
+    # what create_all made in an older home: the baseline's tables but no alert_events yet, no version table
     with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0001")
+        conn.execute(text(f"DROP TABLE {migrate.VERSION_TABLE}"))
+        conn.execute(text("DROP TABLE alert_events"))
         conn.execute(Counter.__table__.insert(), [{"name": "prediction", "value": 41}])
 
     sessions = open_database(Settings(home=tmp_path / "home", db_url=empty_url))
