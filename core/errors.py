@@ -111,6 +111,14 @@ class AlertNotFound(SiftError):
     """No alert with that id."""
 
 
+class MonitorOptionError(SiftError):
+    """A monitoring schedule option that cannot be used (a duration that is not one)."""
+
+
+class MonitorFailed(SiftError):
+    """Measuring a dataset's windows failed (the others were measured)."""
+
+
 class NoPredictions(SiftError):
     """The chosen window of the prediction ledger holds no predictions."""
 

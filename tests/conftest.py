@@ -7,6 +7,7 @@ the test.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from core.config import REPO_ROOT, Settings, get_settings
 from core.training.budgets import Budget
 from tests import homes
 from tests.homes import copy_home, home_settings, new_home
+
+# scoring starts a background measuring process (core.monitoring.schedule.after_scoring): only the tests
+# of that (tests/*/test_schedule*.py) turn it on, so the others' homes are not written behind their backs
+os.environ.setdefault("SIFT_MONITOR_AFTER_SCORING", "0")
 
 RICE = REPO_ROOT / "data" / "demo" / "rice_cammeo_osmancik.csv"
 TEST_TRIALS = 2

@@ -22,6 +22,7 @@ from app.ui.format import plain_integer_columns
 from core.champion import load_champion
 from core.contract import MOSTLY_MISSING, check_file
 from core.errors import SiftError
+from core.monitoring import schedule
 from core.scoring.batch import batch_as_dict, find_unfinished, list_batches, score_file
 from core.scoring.files import file_fingerprint
 from core.scoring.ledger import batch_csv
@@ -147,6 +148,8 @@ def score(path: Path, name: str) -> None:
         bar.empty()
         st.error(str(exc))
         return
+    if result.get("scored"):  # its drift windows are measured in the background (Monitor page)
+        schedule.after_scoring(resources.settings(), dataset)
     bar.progress(1.0, text="Counting flagged rows…")
     outcomes = flagged_rows(Path(result["output"]))
     bar.empty()

@@ -10,7 +10,7 @@ from app.ui import access
 from app.ui import monitor as ui
 from core.champion import champion_version
 from core.errors import SiftError
-from core.monitoring import alerts, checks, estimate, options, quality, windows
+from core.monitoring import alerts, checks, estimate, options, quality, schedule, windows
 from core.monitoring.ledger import KIND_LABELS, Selection
 from core.monitoring.reference import model_features
 
@@ -60,26 +60,34 @@ if kind == "count":
     st.session_state.setdefault("monitor_size", settings.drift_window_rows)
     size = right.number_input("Predictions per window", min_value=10, step=100, key="monitor_size")
 
-bar = st.empty()
-with st.spinner("Measuring the new windows…"):
-    refreshed = windows.refresh(
-        sessions=sessions,
-        settings=settings,
-        dataset=dataset,
-        kind=kind,
-        size=size,
-        progress=lambda done, total: bar.progress(done / total, text=f"Measured {done} of {total} new windows"),
-    )
-bar.empty()
-if refreshed.alerts:
-    st.rerun()  # show the new alerts in the banner
-frame = windows.windows_frame(refreshed.windows)
+# viewing never measures: windows are measured after scoring, on a schedule, or by "Measure now"
+with sessions() as session:
+    stored = windows.list_windows(session=session, dataset=dataset, kind=kind, size=size)
+    shown = schedule.status(session=session, dataset=dataset)
+status_line, measure_now = st.columns([4, 1])
+status_line.caption(ui.schedule_caption(shown, settings.monitor_after_scoring))
+if measure_now.button("Measure now", key="monitor_measure_now", help=ui.MEASURE_NOW_HELP):
+    note = st.empty()
+    with st.spinner("Measuring the new windows…"):
+        done = schedule.run(
+            sessions=sessions,
+            settings=settings,
+            dataset=dataset,
+            trigger="page",
+            extra_kinds=[(kind, int(size))] if size else [],
+            progress=note.caption,
+        )
+    st.session_state["monitor_measured"] = ui.measured_message(done.datasets[0])
+    st.rerun()
+if message := st.session_state.pop("monitor_measured", None):
+    st.toast(message)
+frame = ui.with_measured_at(windows.windows_frame(stored), stored)
 with sessions() as session:
     bases = estimate.baselines(session=session, dataset=dataset)
     labelled = quality.labelled(session=session, dataset=dataset)
     every_alert = alerts.list_alerts(session=session, dataset=dataset)
 st.caption(
-    f"Champion v{champion} · {len(frame)} window(s), {refreshed.measured} measured just now · drift needs at least "
+    f"Champion v{champion} · {len(frame)} window(s) · drift needs at least "
     f"{settings.drift_min_rows} predictions per window · reference: each version's training data (holdout left out)."
 )
 
@@ -97,7 +105,10 @@ drift_tab, now_tab, quality_tab, mix_tab, alerts_tab, settings_tab = st.tabs(
 # --- drift over time ------------------------------------------------------------------------
 with drift_tab:
     if frame.empty:
-        st.info("No predictions yet: score rows on the Predict page, a file on the Batch page, or through the API.")
+        st.info(
+            "No windows measured yet. Score rows on the Predict page, a file on the Batch page, or through the API: "
+            "their windows are measured in the background. Measure now measures what is new at once."
+        )
     else:
         st.plotly_chart(ui.drift_share_figure(frame, settings.alert_drift_share), key="monitor_drift_share")
         if (frame["status"] == "measured").any():
@@ -114,7 +125,7 @@ with drift_tab:
             st.session_state["monitor_window"] = int(measured.iloc[-1] if len(measured) else ids[-1])
         labels = dict(zip(frame["id"], frame["window"], strict=True))
         chosen = st.selectbox("Window", ids, format_func=labels.get, key="monitor_window")
-        window = next(w for w in refreshed.windows if w.id == chosen)
+        window = next(w for w in stored if w.id == chosen)
         if window.status != "measured":
             st.info(
                 f"{labels[chosen]} has {window.rows} prediction(s): drift needs at least {settings.drift_min_rows} "
@@ -204,7 +215,7 @@ with now_tab:
 
 # --- quality --------------------------------------------------------------------------------------
 with quality_tab:
-    by_window = quality.quality_by_window(labelled, kind, refreshed.windows)
+    by_window = quality.quality_by_window(labelled, kind, stored)
     holdout = {v: b.holdout_accuracy for v, b in bases.items() if v in set(frame.get("model_version", []))}
     if labelled.empty:
         st.info(
@@ -234,7 +245,7 @@ with mix_tab:
         training = bases[champion].class_mix if champion in bases else {}
         mixes = [
             {"window": w, "mix": quality.class_mix_shares(m)}
-            for w, m in zip(frame["window"], [x.class_mix for x in refreshed.windows], strict=True)
+            for w, m in zip(frame["window"], [x.class_mix for x in stored], strict=True)
         ]
         st.plotly_chart(ui.class_mix_figure(mixes, training), key="monitor_class_mix")
         pick = st.selectbox(
@@ -244,7 +255,7 @@ with mix_tab:
             index=len(frame) - 1,
             key="monitor_confidence_window",
         )
-        chosen_window = next(w for w in refreshed.windows if w.id == pick)
+        chosen_window = next(w for w in stored if w.id == pick)
         base = bases.get(chosen_window.model_version)
         st.plotly_chart(
             ui.confidence_figure(

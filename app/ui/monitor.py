@@ -8,6 +8,7 @@ they never recompute anything.
 from __future__ import annotations
 
 import html
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.config import Settings
-from core.monitoring import options
+from core.jobs.queue import ago
+from core.monitoring import options, schedule
 from core.monitoring.alerts import KIND_LABELS
 
 MONITOR_PAGE = "app/pages/monitor.py"
@@ -424,6 +426,7 @@ WINDOW_COLUMNS = [
     "quality_issues",
     "estimated_accuracy",
     "closed",
+    "measured",
 ]
 WINDOWS_TABLE_CONFIG = {
     "drift_share": st.column_config.ProgressColumn("drift share", min_value=0, max_value=1, format="percent"),
@@ -432,7 +435,12 @@ WINDOWS_TABLE_CONFIG = {
     "quality_issues": st.column_config.NumberColumn(
         "data quality", help="Unseen or unreadable values in the window (not drift)."
     ),
+    "measured": st.column_config.DatetimeColumn("measured", format="YYYY-MM-DD HH:mm", help="When, in UTC."),
 }
+MEASURE_NOW_HELP = (
+    "Measure the windows that are new or have gained predictions since they were measured, check the alerts "
+    "and deliver them. This happens by itself after each scored batch and on the schedule."
+)
 CHECK_SOURCES = {
     "last": "The last N predictions",
     "dates": "A date range",
@@ -530,3 +538,49 @@ def options_from_editor(edited: pd.DataFrame) -> dict[str, dict[str, Any]]:
         }
         for row in edited.itertuples(index=False)
     }
+
+
+def with_measured_at(frame: pd.DataFrame, stored: list[Any]) -> pd.DataFrame:
+    """The windows table with when each window was measured."""
+    if not frame.empty:
+        frame["measured"] = [pd.Timestamp(w.computed_at).tz_convert(None) for w in stored]
+    return frame
+
+
+def _when(moment: datetime | None) -> str:
+    return "never" if moment is None else ago(moment)
+
+
+def schedule_caption(shown: schedule.Status, after_scoring: bool) -> str:
+    """When the windows were last measured, whether they are being measured, and when they are next due."""
+    triggers = {
+        "scoring": "after scoring",
+        "schedule": "on schedule",
+        "page": "from this page",
+        "command": "by command",
+    }
+    parts = [f"Last measured {_when(shown.last_finished_at)}"]
+    if shown.last_trigger and shown.last_finished_at is not None:
+        parts[0] += f", {triggers.get(shown.last_trigger, shown.last_trigger)}"
+    if shown.measuring:
+        parts.append(f"being measured now by {shown.measuring}")
+    if shown.next_due is not None and shown.schedule_every is not None:
+        parts.append(f"next due {shown.next_due:%Y-%m-%d %H:%M} UTC (every {shown.schedule_every / 60:g} min)")
+    else:
+        parts.append("no schedule running (python -m core monitor --every 15m, or serve)")
+    if after_scoring:
+        parts.append("and after each scored batch")
+    text = " · ".join(parts) + "."
+    if shown.last_error:
+        text += f" The last run failed: {shown.last_error}"
+    return text
+
+
+def measured_message(done: schedule.DatasetRun) -> str:
+    """What Measure now did, in a sentence."""
+    if done.error:
+        return f"Measuring failed: {done.error}"
+    if done.skipped:
+        return f"Already {done.skipped}."
+    alerts = f", {len(done.alerts)} new alert(s)" if done.alerts else ""
+    return f"Measured {done.measured} new or changed window(s){alerts}; {done.kept} unchanged."

@@ -31,6 +31,7 @@ from core.api.champions import Champions
 from core.api.guard import Guard, configured_keys
 from core.api.ledger import LedgerWriter
 from core.api.metrics import CONTENT_TYPE, Metrics
+from core.api.monitor import Monitoring
 from core.api.predict import MAX_EXPLAIN_ROWS, score_rows
 from core.champion import LoadedModel, champion_version
 from core.config import Settings
@@ -157,12 +158,15 @@ def create_app(settings: Settings) -> FastAPI:
     champions = Champions(settings, sessions)
     writer = LedgerWriter(sessions)
     metrics = Metrics(settings, sessions)
+    monitoring = Monitoring(settings, sessions)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         champions.start()
         writer.start()
+        monitoring.start()
         yield
+        monitoring.stop()
         champions.stop()
         writer.stop()
 
@@ -289,6 +293,7 @@ def create_app(settings: Settings) -> FastAPI:
             scored = await run_in_threadpool(score_rows, model_, body.rows, explain=explain)
         first_id = await asyncio.wrap_future(writer.write(model_, scored.rows))
         metrics.scored(dataset, model_.version, scored.rows.predicted, len(scored.rejected))
+        monitoring.scored(dataset)
         return JSONResponse(
             {
                 "model": model_.name,

@@ -1,8 +1,12 @@
-"""Commands on monitoring: drift (of a window, a file, or over time) and alerts."""
+"""Commands on monitoring: drift (of a window, a file, or over time), alerts, and the monitor run."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
+import sys
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,8 +15,8 @@ from core.cli.common import positive_int
 from core.config import get_settings
 from core.datasets.versions import get_version
 from core.db import open_database
-from core.errors import DriftOptionError
-from core.monitoring import checks, windows
+from core.errors import DriftOptionError, MonitorFailed
+from core.monitoring import checks, schedule, windows
 from core.monitoring.alerts import acknowledge, alert_as_dict, list_alerts
 from core.monitoring.ledger import Selection
 from core.promotion import default_user
@@ -88,6 +92,41 @@ def cmd_alerts(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _failed(run: schedule.MonitorRun) -> MonitorFailed:
+    errors = "; ".join(f"{name}: {why}" for name, why in run.errors.items())
+    return MonitorFailed(f"Measuring failed for {errors}. The other datasets were measured.")
+
+
+def cmd_monitor(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure every dataset's new windows once and deliver the alerts; with --every, keep doing it.
+
+    With --every each run prints one JSON line; SIGTERM or Ctrl-C ends the loop after the run under way."""
+    settings = get_settings()
+    sessions = open_database(settings)
+    if args.every is None:
+        run = schedule.run(sessions=sessions, settings=settings, dataset=args.dataset, trigger=args.trigger)
+        if run.errors:
+            raise _failed(run)
+        return run.as_dict()
+    every = schedule.parse_duration(args.every)
+    if args.dataset is not None:
+        with sessions() as session:
+            get_version(session=session, name=args.dataset)  # an unknown dataset is refused before the loop
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def report(run: schedule.MonitorRun) -> None:
+        print(json.dumps(run.as_dict(), default=str), flush=True)
+        for name, why in run.errors.items():
+            print(f"error: {name}: {why}", file=sys.stderr, flush=True)
+
+    schedule.run_every(
+        sessions=sessions, settings=settings, every=every, dataset=args.dataset, stop=stop, report=report
+    )
+    return {"stopped": True, "every": every}
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("drift", help="drift of recent inputs against the champion's training data (Evidently)")
     p.add_argument("--dataset", required=True)
@@ -113,3 +152,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--who", help="who acknowledges (default: your login name)")
     p.add_argument("--status", choices=("open", "acknowledged"), help="only alerts in this state")
     p.set_defaults(func=cmd_alerts)
+
+    p = commands.add_parser(
+        "monitor",
+        help="measure every dataset's new drift windows and deliver alerts (for cron); --every keeps doing it",
+    )
+    p.add_argument("--dataset", help="only this dataset (default: every dataset with predictions)")
+    p.add_argument(
+        "--every",
+        metavar="DURATION",
+        help="run now and then every DURATION (30s, 15m, 1h, 1d) until stopped, one JSON line per run",
+    )
+    p.add_argument("--trigger", default="command", help=argparse.SUPPRESS)  # what started it: scoring, page, ...
+    p.set_defaults(func=cmd_monitor)

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.config import get_settings
 from core.db import open_database
+from core.monitoring import schedule
 from core.scoring.batch import batch_as_dict, list_batches, score_file
 
 
@@ -31,6 +32,8 @@ def cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
         output_path=args.output,
         progress=progress,
     )
+    if result.get("scored"):  # measure its drift windows in the background: the command returns now
+        result["monitor_pid"] = schedule.after_scoring(settings, args.dataset)
     return result
 
 

@@ -77,6 +77,31 @@ def job_log_path(settings: Settings, job_id: int) -> Path:
     return settings.artifacts_dir / "jobs" / f"job-{job_id}.log"
 
 
+def start_command(settings: Settings, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Run ``python -m core ARGS`` with these settings in a detached process of its own (it outlives
+    the page or command that started it), its output appended to ``log_path``; returns the process."""
+    env = dict(os.environ)
+    for name, value in _settings_env(settings).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "core", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    # reap the child when it ends, so it never lingers as a zombie that looks alive
+    threading.Thread(target=process.wait, name=f"sift-{args[0]}-reaper", daemon=True).start()
+    return process
+
+
 def start_job(settings: Settings, job_id: int) -> int:
     """Run a queued job in a detached background process; returns the process id.
 
@@ -89,31 +114,12 @@ def start_job(settings: Settings, job_id: int) -> int:
         job = get_job(session=session, job_id=job_id)
         if job.status != "queued":
             raise JobConflict(f"Job {job_id} is {job.status}, not queued: it cannot be started.")
-    env = dict(os.environ)
-    for name, value in _settings_env(settings).items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    path = job_log_path(settings, job_id)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "core", "run-job", str(job_id)],
-                cwd=REPO_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = start_command(settings, ["run-job", str(job_id)], job_log_path(settings, job_id))
     except Exception:  # a job that cannot start is cancelled, never left queued for nobody
         with sessions.begin() as session:
             cancel_job(session=session, job_id=job_id)
         raise
-    # reap the child when it ends, so it never lingers as a zombie that looks alive
-    threading.Thread(target=process.wait, name=f"sift-job-{job_id}-reaper", daemon=True).start()
     with sessions.begin() as session:
         session.execute(
             update(Job)

@@ -117,6 +117,8 @@ def quality_by_window(frame: pd.DataFrame, kind: str, windows: list[Any]) -> pd.
             row[f"precision:{cls}"] = values["precision"]
             row[f"recall:{cls}"] = values["recall"]
         rows.append(row)
+    if not rows:  # labels, but none in a stored window (windows of this size not measured yet)
+        return pd.DataFrame()
     out = pd.DataFrame(rows)
     return out.sort_values(["order", "model_version"]).drop(columns="order").reset_index(drop=True)
 

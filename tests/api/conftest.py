@@ -45,6 +45,7 @@ class Service:
 def service_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIFT_", "MLFLOW_"))}
     env["SIFT_HOME"] = str(home)
+    env["SIFT_MONITOR_AFTER_SCORING"] = os.environ.get("SIFT_MONITOR_AFTER_SCORING", "0")  # see tests/conftest.py
     if url := database_url(home):
         env["SIFT_DB_URL"] = url
     return env | extra

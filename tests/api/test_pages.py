@@ -91,6 +91,7 @@ def test_api_predictions_show_on_the_feedback_and_monitor_pages(
     assert at.data_editor[0].value["prediction id"].tolist() == api_ids[::-1][:100]
 
     at.switch_page("app/pages/monitor.py").run()
+    at.button(key="monitor_measure_now").click().run()
     assert not at.exception
     windows = next(d.value for d in at.dataframe if "drift_share" in d.value.columns)
     assert windows[["rows", "status"]].values.tolist() == [[API_ROWS + 6, "measured"]]

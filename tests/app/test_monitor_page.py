@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, inspect, select, text
 from streamlit.testing.v1 import AppTest
 
 from core.config import REPO_ROOT
-from core.db.models import AlertEvent, Prediction
+from core.db.models import AlertEvent, DriftWindow, Prediction
 from core.feedback import record_label
+from core.monitoring import schedule
 from tests.core.monitoring import conftest as monitoring
 from tests.core.monitoring.conftest import penguins_rows, rice_rows, score_rows
 
@@ -41,10 +43,14 @@ def test_monitor_renders_drift_quality_and_the_report(trained_settings, trained_
         for p in session.scalars(select(Prediction).where(Prediction.batch_id == scored["batch_id"]).limit(20)):
             record_label(session=session, prediction_id=p.id, label=p.predicted_class)
     at = _page()
-    assert not at.error
+    assert any("No windows measured yet" in i.value for i in at.info)  # viewing the page measures nothing
+    assert any("Last measured never" in c.value for c in at.caption)
+    at.button(key="monitor_measure_now").click().run()
+    assert not at.error and not at.exception
     assert len(_charts(at)) >= 5  # drift share, per feature, accuracy, F1, per class, class mix, confidence
     assert at.selectbox(key="monitor_window").value is not None
-    assert any("measured just now" in c.value for c in at.caption)
+    assert any("Last measured 0 s ago, from this page" in c.value for c in at.caption)
+    assert at.toast[0].value.startswith("Measured 3 new or changed window(s)")
 
     at.button(key="monitor_build_report").click().run()
     assert not at.exception and not at.error
@@ -70,10 +76,12 @@ def test_an_alert_shows_on_home_and_monitor_and_is_acknowledged(
     moved = rice_rows(150, seed=42)
     moved[["Area", "Convex_Area"]] *= 2
     score_rows(trained_sessions, trained_settings, moved, tmp_path)
-    at = _page()  # measuring the new window raises the alerts
+    at = _page()
+    at.button(key="monitor_measure_now").click().run()  # measuring the new window raises the alerts
     assert any("were flagged" in w.value for w in at.warning)
     with trained_sessions() as session:
-        alert = session.scalars(select(AlertEvent).where(AlertEvent.kind == "flagged_share")).one()
+        flagged = session.scalars(select(AlertEvent).where(AlertEvent.kind == "flagged_share")).all()
+    assert len(flagged) == 3  # one per kind of window: the day, the batch, the first 1,000 predictions
 
     home = AppTest.from_file(ENTRY, default_timeout=60)
     home.run()
@@ -81,10 +89,11 @@ def test_an_alert_shows_on_home_and_monitor_and_is_acknowledged(
     assert any("were flagged" in w.value for w in home.warning)
     assert home.get("page_link")
 
-    at.button(key=f"monitor_ack_{alert.id}").click().run()
-    assert not at.exception
+    for alert in flagged:
+        at.button(key=f"monitor_ack_{alert.id}").click().run()
+        assert not at.exception
     with trained_sessions() as session:
-        assert session.get(AlertEvent, alert.id).status == "acknowledged"
+        assert {session.get(AlertEvent, a.id).status for a in flagged} == {"acknowledged"}
     assert not any("were flagged" in w.value for w in at.warning)
 
 
@@ -96,7 +105,7 @@ def test_monitor_renders_on_an_empty_home(settings) -> None:
 def test_monitor_before_any_prediction(trained_settings) -> None:
     at = _page()
     assert not at.error
-    assert any("No predictions yet" in i.value for i in at.info)
+    assert any("No windows measured yet" in i.value for i in at.info)
 
 
 def _drift_tables(at: AppTest) -> list:
@@ -111,6 +120,7 @@ def test_monitor_shows_data_quality_apart_from_drift_on_a_table_with_a_few_value
     rows = penguins_rows(200, seed=7)
     rows.loc[0, "island"] = "Atlantis"
     score_rows(penguins_sessions, penguins_settings, rows, tmp_path, dataset="penguins")
+    schedule.run(sessions=penguins_sessions, settings=penguins_settings, dataset="penguins")
     at = _page()
     assert not at.error
     table = _drift_tables(at)[0]
@@ -138,3 +148,46 @@ def test_the_embedded_report_is_zoomed_to_fit_the_apps_column() -> None:
     page = sandboxed_page("<html><head><title>r</title></head><body>x</body></html>")
     inner = html_module.unescape(page.split('srcdoc="', 1)[1].rsplit('"></iframe>', 1)[0])
     assert inner.startswith(f"<html><head><style>html{{zoom:{REPORT_ZOOM}}}</style><title>r</title>")
+
+
+def _fingerprints(*urls: str) -> dict[str, str]:
+    """Every table of these databases, each as a hash of all its rows."""
+    found = {}
+    for url in urls:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                for table in inspect(conn).get_table_names():
+                    rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()
+                    found[f"{url}:{table}"] = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
+        finally:
+            engine.dispose()
+    return found
+
+
+def test_opening_the_monitor_page_writes_nothing(trained_settings, trained_sessions, tmp_path: Path) -> None:
+    moved = rice_rows(150, seed=43)
+    moved[["Area", "Convex_Area"]] *= 2
+    scored = score_rows(trained_sessions, trained_settings, moved, tmp_path, "first")
+    with trained_sessions.begin() as session:
+        for p in session.scalars(select(Prediction).where(Prediction.batch_id == scored["batch_id"]).limit(10)):
+            record_label(session=session, prediction_id=p.id, label=p.predicted_class)
+    schedule.run(sessions=trained_sessions, settings=trained_settings, dataset="rice")
+    score_rows(trained_sessions, trained_settings, rice_rows(120, seed=44), tmp_path, "second")  # not measured yet
+    urls = (trained_settings.database_url, trained_settings.tracking_uri)
+    before = _fingerprints(*urls)
+    assert any("alert_events" in k for k in before)
+
+    at = _page()
+    with trained_sessions() as session:
+        stored = session.execute(select(DriftWindow.id, DriftWindow.kind)).all()
+    for kind in ("batch", "count", "day"):
+        at.radio(key="monitor_kind").set_value(kind).run()
+        for window_id in [i for i, k in stored if k == kind]:
+            at.selectbox(key="monitor_window").set_value(window_id).run()
+            assert not at.exception and not at.error
+    at.radio(key="monitor_kind").set_value("count").run()
+    at.number_input(key="monitor_size").set_value(50).run()  # a size never measured: shown as such, not measured
+    assert not at.exception
+    assert any("No windows measured yet" in i.value for i in at.info)
+    assert _fingerprints(*urls) == before
