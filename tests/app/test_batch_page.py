@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import palmerpenguins
@@ -13,8 +14,8 @@ from streamlit.runtime.memory_media_file_storage import _calculate_file_id
 from streamlit.testing.v1 import AppTest
 
 from app.ui.state import Scope
-from core.config import REPO_ROOT
-from core.db.models import Batch, Prediction
+from core.config import REPO_ROOT, get_settings
+from core.db.models import Batch, DriftWindow, MonitorState, Prediction
 from tests.app.two_datasets import (  # noqa: F401 (the fixtures are used by name)
     choose_dataset,
     open_page,
@@ -70,7 +71,11 @@ def _served(button, data: bytes, file_name: str) -> bool:
     return button.proto.url.endswith(f"/{_calculate_file_id(data, 'text/csv', file_name)}.csv")
 
 
-def test_a_file_is_checked_scored_and_downloadable(trained_settings, trained_sessions, tmp_path: Path) -> None:
+def test_a_file_is_checked_scored_and_downloadable(
+    trained_settings, trained_sessions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIFT_MONITOR_AFTER_SCORING", "1")  # its windows are then measured in the background
+    get_settings.cache_clear()
     at = _page()
     at.session_state[RICE_V1.key("input_path")] = str(_file(tmp_path))
     at.session_state[RICE_V1.key("input_name")] = "grains.csv"
@@ -103,6 +108,19 @@ def test_a_file_is_checked_scored_and_downloadable(trained_settings, trained_ses
         ["grains.csv", "complete", 30, 29, 1]
     ]
     assert at.download_button(key=RICE_V1.key("download_ledger")).label.startswith("Download its scored rows")
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not _measured(trained_sessions):
+        time.sleep(0.5)
+    with trained_sessions() as session:  # 29 rows: too few for drift, but each window stored with its mix
+        windows = session.execute(select(DriftWindow.kind, DriftWindow.key, DriftWindow.rejected)).all()
+    assert sorted(windows) == sorted([("day", windows[0][1], 1), ("batch", batch.id, 1), ("count", "1000:0", 0)])
+
+
+def _measured(sessions) -> bool:
+    with sessions() as session:
+        state = session.get(MonitorState, "rice")
+        return state is not None and state.last_finished_at is not None and state.holder is None
 
 
 def test_a_file_missing_a_column_is_refused_by_name(trained_settings, trained_sessions, tmp_path: Path) -> None:
