@@ -4,7 +4,8 @@ A value that cannot be read (text for a number, a JSON list or object, an unpars
 rejects its row with the reason; unseen categories and values outside the training range are
 scored and flagged; fields the model does not use are ignored. A row without a field the model
 needs refuses the whole request (nothing is scored or written), naming the field: send ``null``
-for a value that is not known.
+for a value that is not known. The request's rows for the ledger carry the count of rows it
+rejected (:class:`~core.api.ledger.RequestRows`), so the ledger writer records them as well.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.api.ledger import RequestRows
 from core.champion import LoadedModel
 from core.contract import check_inputs
 from core.errors import InputContractError
 from core.explain import Explanation, Reason, contributions
-from core.scoring.ledger import LedgerRows
 
 MAX_EXPLAIN_ROWS = 1_000  # rows one request may have explained (each costs a prediction per input)
 TOP_REASONS = 5
@@ -31,7 +32,7 @@ class ScoredRequest:
     """A request's rows scored, before the ledger gives them ids."""
 
     model: LoadedModel
-    rows: LedgerRows
+    rows: RequestRows
     scored: np.ndarray  # positions of the scored rows in the request
     proba: np.ndarray
     rejected: list[dict[str, Any]]
@@ -143,9 +144,11 @@ def score_rows(model: LoadedModel, rows: list[dict[str, Any]], *, explain: bool 
             top = np.argsort(-np.abs(row), kind="stable")[:TOP_REASONS]
             reasons_ = [Reason(str(values.columns[j]), typed.iat[i, j], round(float(row[j]), 6)) for j in top]
             explained.append(Explanation(method=method, reasons=reasons_).as_dict())
+    ledger_rows = RequestRows.build(model, typed, proba, flags)
+    ledger_rows.rejected = len(rejected)
     return ScoredRequest(
         model=model,
-        rows=LedgerRows.build(model, typed, proba, flags),
+        rows=ledger_rows,
         scored=scored,
         proba=proba,
         rejected=rejected,

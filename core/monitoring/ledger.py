@@ -2,7 +2,10 @@
 
 A :class:`Selection` is what an analyst picks for a one-off look (the last N predictions, a date
 range, one batch). A :class:`Span` is one window of a series over time: a day, a batch, or a
-run of N predictions of one model version (by prediction id), with its counts. Inputs come back
+run of N predictions of one model version (by prediction id), with its counts. A window's
+``rejected`` counts the input rows the contract refused: a batch file's (kept on its batch) and
+the scoring API's (one :class:`~core.db.models.Rejection` per request), placed in a day window by
+their date, and in a count window by the prediction id they came after. Inputs come back
 typed like the model's inputs (:func:`core.features.coerce_inputs`), so a window and the
 training data are compared like for like.
 """
@@ -19,7 +22,7 @@ import pandas as pd
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from core.db.models import Batch, Prediction, utcnow
+from core.db.models import Batch, Prediction, Rejection, utcnow
 from core.errors import BatchNotFound, NoPredictions
 from core.features import coerce_inputs
 from core.scoring.batch import batch_status
@@ -169,6 +172,48 @@ def _batch_rejections(session: Session, dataset: str) -> list[Batch]:
     return list(session.scalars(select(Batch).where(Batch.dataset == dataset)))
 
 
+def _day_rejections(session: Session, dataset: str) -> dict[tuple[int, str], int]:
+    """Rows refused per (model version, UTC date): batch files' and the scoring API's (a day on which a
+    version only refused rows has no window to count them in)."""
+    rejected: dict[tuple[int, str], int] = {}
+    for batch in _batch_rejections(session, dataset):
+        moment = batch.created_at
+        if moment is not None and batch.rejected:
+            k = (batch.model_version, moment.date().isoformat())
+            rejected[k] = rejected.get(k, 0) + batch.rejected
+    day = func.date(Rejection.created_at)  # the same expression as the predictions' day, so the keys match
+    stmt = (
+        select(Rejection.model_version, day, func.sum(Rejection.rows))
+        .where(Rejection.dataset == dataset)
+        .group_by(Rejection.model_version, day)
+    )
+    for version, key, rows in session.execute(stmt):
+        k = (int(version), str(key))
+        rejected[k] = rejected.get(k, 0) + int(rows or 0)
+    return rejected
+
+
+def _count_rejections(session: Session, dataset: str, version: int, last_ids: np.ndarray) -> np.ndarray:
+    """Rows the scoring API refused per count window of ``version`` (windows given by their last ids).
+
+    A rejection counts in the window whose id range holds its ``after_id``; one that came between
+    two windows (after the first was full) in the later; one before the first window in the
+    first, one after the last in the last.
+    """
+    totals = np.zeros(len(last_ids), dtype=np.int64)
+    stmt = (
+        select(Rejection.after_id, func.sum(Rejection.rows))
+        .where(Rejection.dataset == dataset, Rejection.model_version == version)
+        .group_by(Rejection.after_id)
+    )
+    found = session.execute(stmt).all()
+    if found:
+        after, rows = np.asarray(found, dtype=np.int64).T
+        index = np.minimum(np.searchsorted(last_ids, after, side="left"), len(last_ids) - 1)
+        np.add.at(totals, index, rows)
+    return totals
+
+
 def day_spans(session: Session, dataset: str, *, now: datetime | None = None) -> list[Span]:
     """One window per UTC day and model version; today's stays open."""
     today = (now or utcnow()).date().isoformat()
@@ -188,12 +233,7 @@ def day_spans(session: Session, dataset: str, *, now: datetime | None = None) ->
         .group_by(Prediction.model_version, day)
         .order_by(day, Prediction.model_version)
     )
-    rejected: dict[tuple[int, str], int] = {}
-    for batch in _batch_rejections(session, dataset):
-        moment = batch.created_at
-        if moment is not None and batch.rejected:
-            k = (batch.model_version, moment.date().isoformat())
-            rejected[k] = rejected.get(k, 0) + batch.rejected
+    rejected = _day_rejections(session, dataset)
     spans = []
     for version, key, first, last, rows, flagged, start, end in session.execute(stmt):
         key = str(key)
@@ -256,7 +296,8 @@ def batch_spans(session: Session, dataset: str) -> list[Span]:
 
 def count_spans(session: Session, dataset: str, size: int) -> list[Span]:
     """Runs of ``size`` predictions per model version, by prediction id; the last run of a
-    version stays open until it is full."""
+    version stays open until it is full. Rows the scoring API refused count in the run that was
+    being filled when they came (:func:`_count_rejections`)."""
     stmt = (
         select(Prediction.model_version, Prediction.id, case((Prediction.flags != "", 1), else_=0))
         .where(Prediction.dataset == dataset)
@@ -269,7 +310,10 @@ def count_spans(session: Session, dataset: str, size: int) -> list[Span]:
     spans = []
     for version in np.unique(table[:, 0]):
         part = table[table[:, 0] == version]
-        for index, begin in enumerate(range(0, len(part), size)):
+        starts = range(0, len(part), size)
+        last_ids = part[[min(begin + size, len(part)) - 1 for begin in starts], 1]
+        rejected = _count_rejections(session, dataset, int(version), last_ids)
+        for index, begin in enumerate(starts):
             chunk = part[begin : begin + size]
             spans.append(
                 Span(
@@ -280,6 +324,7 @@ def count_spans(session: Session, dataset: str, size: int) -> list[Span]:
                     last_id=int(chunk[-1, 1]),
                     rows=len(chunk),
                     flagged=int(chunk[:, 2].sum()),
+                    rejected=int(rejected[index]),
                     closed=len(chunk) == size,
                 )
             )

@@ -162,7 +162,11 @@ def refresh(
     todo: list[tuple[Span, DriftWindow | None]] = []
     for span in found:
         window = stored.get((span.model_version, span.key))
-        unchanged = window is not None and window.options_key == key and window.rows == span.rows
+        unchanged = (
+            window is not None
+            and window.options_key == key
+            and (window.rows, window.rejected) == (span.rows, span.rejected)  # API rejections add no rows
+        )
         if unchanged and (window.closed or not span.closed):
             out.kept += 1
         elif unchanged:  # the window has just closed, with the rows it was measured on

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import httpx
 from sqlalchemy import func, select
 
-from core.db.models import Counter, Feedback, FeedbackHistory, Prediction
+from core.db.models import Counter, Feedback, FeedbackHistory, Prediction, Rejection
 from tests.api.conftest import Service
 
 
@@ -33,11 +33,12 @@ def ledger(service: Service, ids: Iterable[int]) -> dict[int, Prediction]:
 
 
 def store_state(service: Service) -> dict[str, object]:
-    """What a bad request must leave as it was: predictions, the id counters, labels and their history."""
+    """What a bad request must leave as it was: predictions, rows refused, the id counters, labels and their history."""
     with service.sessions()() as session:
         return {
             "predictions": session.scalar(select(func.count()).select_from(Prediction)),
             "last_prediction": session.scalar(select(func.max(Prediction.id))),
+            "rejections": session.scalar(select(func.count()).select_from(Rejection)),
             "counters": sorted(session.execute(select(Counter.name, Counter.value)).all()),
             "labels": session.scalar(select(func.count()).select_from(Feedback)),
             "label_history": session.scalar(select(func.count()).select_from(FeedbackHistory)),

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from core.db.models import DriftWindow, Prediction
+from core.db.models import Batch, DriftWindow, Prediction, Rejection
 from core.errors import NoPredictions, WindowTooSmall
 from core.monitoring import checks, options, windows
-from core.monitoring.ledger import Selection
+from core.monitoring.ledger import Selection, count_spans, day_spans
 from tests.core.monitoring.conftest import rice_rows, score_rows
 
 
@@ -121,3 +121,42 @@ def test_a_chosen_selection_against_the_champion(trained_settings, trained_sessi
     assert result.reference_rows == 3810 - 762  # the training part: the holdout is left out
     path = checks.save_check_report(result, trained_settings, "rice")
     assert path.exists() and path.stat().st_size > 10_000
+
+
+def test_rows_the_api_refused_count_in_the_day_and_count_windows(
+    trained_settings, trained_sessions, tmp_path: Path
+) -> None:
+    frame = rice_rows(252, seed=9)
+    frame["Area"] = frame["Area"].astype(object)
+    frame.loc[[10, 20], "Area"] = "big"  # two rows the batch file's contract rejects
+    batch = score_rows(trained_sessions, trained_settings, frame, tmp_path)
+    now = datetime.now(UTC)
+    yesterday = now - timedelta(days=1)
+    with trained_sessions.begin() as session:
+        assert session.get(Batch, batch["batch_id"]).rejected == 2
+        ids = session.scalars(select(Prediction.id).order_by(Prediction.id)).all()
+        assert len(ids) == 250
+        # ids[100:150] scored by a version 2, ids[:50] yesterday: version 1 runs of 100 are ids[:100] and ids[150:]
+        session.execute(update(Prediction).where(Prediction.id.in_(ids[100:150])).values(model_version=2))
+        session.execute(update(Prediction).where(Prediction.id.in_(ids[:50])).values(created_at=yesterday))
+        refused = [  # (version, after_id, rows, when)
+            (1, 0, 1, yesterday),  # before any prediction: the first run of version 1
+            (1, ids[49], 2, now),  # inside the first run
+            (1, ids[99], 4, now),  # after its last id: still the first run
+            (1, ids[120], 8, now),  # between version 1's runs (version 2 was scoring): the second run
+            (1, ids[249] + 5, 16, now),  # after every prediction: the last run
+            (2, ids[120], 32, now),
+        ]
+        session.add_all(
+            Rejection(dataset="rice", model_version=v, source="api", rows=n, after_id=a, created_at=t)
+            for v, a, n, t in refused
+        )
+    with trained_sessions() as session:
+        counted = {(s.model_version, s.first_id, s.last_id): s.rejected for s in count_spans(session, "rice", 100)}
+        daily = {(s.model_version, s.key): (s.rows, s.rejected) for s in day_spans(session, "rice")}
+    assert counted == {(1, ids[0], ids[99]): 1 + 2 + 4, (1, ids[150], ids[249]): 8 + 16, (2, ids[100], ids[149]): 32}
+    assert daily == {
+        (1, yesterday.date().isoformat()): (50, 1),
+        (1, now.date().isoformat()): (150, 2 + 4 + 8 + 16 + 2),  # the API's and the batch file's
+        (2, now.date().isoformat()): (50, 32),
+    }
