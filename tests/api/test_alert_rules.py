@@ -213,7 +213,7 @@ def test_the_rules_fire_when_they_should_and_stay_silent_otherwise(promtool: str
 
 
 def test_the_alertmanager_configuration_routes_the_alerts(tmp_path: Path) -> None:
-    amtool = _tool("amtool", required=False)
+    amtool = _tool("amtool", required=True)
     config = tmp_path / "alertmanager.yml"
     config.write_text(_readme_block("route:"))
     _run(amtool, "check-config", str(config), cwd=tmp_path)
