@@ -339,8 +339,10 @@ def _send_due(
     """Claim and send due deliveries until none is left; a destination whose delivery failed every try
     in this run is not tried again in it (its other deliveries wait, untouched)."""
     down: set[int] = set()
-    with _client(settings) as client:
+    client = None  # made at the first claim: most runs have nothing to send
+    try:
         while claimed := _claim(sessions, settings, clock(), dataset=dataset, skip=down, only=only):
+            client = client or _client(settings)
             outcome, failed, last = _send(sessions, settings, client, claimed, clock)
             run.failed_attempts += failed
             run.sent += outcome == "sent"
@@ -358,6 +360,9 @@ def _send_due(
                     **last,
                 }
             )
+    finally:
+        if client is not None:
+            client.close()
 
 
 def _clock(now: datetime | None) -> Callable[[], datetime]:
