@@ -148,18 +148,32 @@ def parse_api_key_hashes(text: str | list[str], *, setting: str) -> list[bytes]:
     return digests
 
 
-def secret_api_keys(files: tuple[Path, ...] = SECRETS_FILES) -> tuple[str | list[str], str] | None:
-    """``api_keys`` of the first secrets file that has it, with where it came from; None if none has."""
+def secret_value(key: str, files: tuple[Path, ...] = SECRETS_FILES) -> tuple[object, str] | None:
+    """``key`` of the first secrets file that has it, with where it came from; None if none has.
+
+    A file that is not TOML is refused naming the file, never repeating its content."""
     for path in files:
         if not path.is_file():
             continue
         try:
-            found = tomllib.loads(path.read_text(encoding="utf-8")).get("api_keys")
+            found = tomllib.loads(path.read_text(encoding="utf-8")).get(key)
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise AccessSetupError(f"{path} cannot be read as TOML ({exc}); fix it or remove it.") from exc
         if found:
-            return found, f"api_keys in {path}"
+            return found, f"{key} in {path}"
     return None
+
+
+def secret_api_keys(files: tuple[Path, ...] = SECRETS_FILES) -> tuple[str | list[str], str] | None:
+    """``api_keys`` of the first secrets file that has it, with where it came from; None if none has."""
+    return secret_value("api_keys", files)  # type: ignore[return-value]
+
+
+def secret_alert_webhook(files: tuple[Path, ...] = SECRETS_FILES) -> tuple[str, str] | None:
+    """``alert_webhook`` (the default alert destination, a secret) of the first secrets file that has it,
+    with where it came from; None if none has."""
+    found = secret_value("alert_webhook", files)
+    return (str(found[0]), found[1]) if found else None
 
 
 def api_key_matches(key: str, digests: list[bytes]) -> bool:

@@ -129,3 +129,7 @@ class AccessSetupError(SiftError):
 
 class StudyNotJoinable(SiftError):
     """A tuning study a worker cannot join: unknown, of another dataset, finished, or not shared."""
+
+
+class AlertDestinationError(SiftError):
+    """An alert destination that cannot be used: not an http(s) URL, unknown, or none set for a dataset."""

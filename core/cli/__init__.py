@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from core.cli import access, api, datasets, feedback, models, monitoring, scoring, training
+from core.cli import access, alerting, api, datasets, feedback, models, monitoring, scoring, training
 from core.config import get_settings
 from core.errors import SiftError
 
@@ -30,6 +30,7 @@ ADD_COMMANDS = (
     feedback.add_commands,
     models.add_card_commands,
     monitoring.add_commands,
+    alerting.add_commands,
     datasets.add_demo_command,
     access.add_commands,
     api.add_commands,
