@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import resources
-from app.ui import access
+from app.ui import access, alerting
 from app.ui import monitor as ui
 from core.champion import champion_version
 from core.errors import SiftError
@@ -91,13 +91,14 @@ st.caption(
     f"{settings.drift_min_rows} predictions per window · reference: each version's training data (holdout left out)."
 )
 
-drift_tab, now_tab, quality_tab, mix_tab, alerts_tab, settings_tab = st.tabs(
+drift_tab, now_tab, quality_tab, mix_tab, alerts_tab, delivery_tab, settings_tab = st.tabs(
     [
         "Drift over time",
         "Check drift now",
         "Quality",
         "Prediction mix",
         f"Alerts ({len(open_alerts)})",
+        "Alert delivery",
         "Drift settings",
     ]
 )
@@ -278,6 +279,10 @@ with alerts_tab:
                     alerts.acknowledge(session=session, alert_id=alert.id, who="app", dataset=dataset)
                 st.rerun()
     st.caption(ui.thresholds_caption(settings))
+
+# --- where alerts are sent, and the log of every try ------------------------------------------------
+with delivery_tab:
+    alerting.delivery_tab(dataset=dataset, settings=settings, sessions=sessions)
 
 # --- drift settings -------------------------------------------------------------------------------
 with settings_tab:

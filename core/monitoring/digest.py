@@ -70,7 +70,11 @@ def dataset_summary(
         champion: int | None = champion_version(settings, dataset, session=session)
     except ModelNotFound:
         champion = None
-    now = None if champion is None else figures.latest_figures(session=session, dataset=dataset, model_version=champion)
+    now = (
+        None
+        if champion is None
+        else figures.latest_figures(session=session, settings=settings, dataset=dataset, model_version=champion)
+    )
     estimated = None if now is None else now.estimated_accuracy
     realised = None if now is None else now.realised_accuracy
     facts = [

@@ -4,7 +4,7 @@ A **monitor run** (:func:`run`) takes each dataset with predictions in turn (or 
 for) and measures what is new in every kind of window (per day, per batch, per
 ``settings.drift_window_rows`` predictions; :func:`core.monitoring.windows.refresh` measures only
 windows that are new or have gained rows, then checks the alerts). Then the alerts raised and the
-digests due are delivered (:mod:`core.monitoring.delivery`).
+digests due are delivered to their destinations (:mod:`core.monitoring.delivery`).
 
 What starts a run:
 
@@ -43,7 +43,7 @@ from core.datasets.versions import get_version
 from core.db.models import MonitorState, Prediction, utcnow
 from core.errors import MonitorOptionError, SiftError
 from core.jobs.runner import start_command
-from core.monitoring import windows
+from core.monitoring import delivery, windows
 from core.processes import worker_id
 
 log = logging.getLogger(__name__)
@@ -267,8 +267,17 @@ def run(
             get_version(session=session, name=dataset)  # an unknown dataset is refused
         names = [dataset] if dataset is not None else monitored_datasets(session)
     kinds = window_kinds(settings) + [k for k in extra_kinds if k not in window_kinds(settings)]
+    # the default destination first: it receives the alerts this very run raises
+    delivery.sync_default_destination(sessions=sessions, settings=settings)  # deliver() reports its warnings
     for name in names:
         out.datasets.append(_measure_dataset(sessions, settings, name, kinds, trigger, now, progress))
+    if progress is not None:
+        progress("delivering the alerts")
+    try:
+        out.delivery = delivery.deliver(sessions=sessions, settings=settings, dataset=dataset).as_dict()
+    except Exception as exc:  # undelivered alerts stay queued for the next run; the windows are stored
+        log.exception("delivering the alerts failed")
+        out.delivery = {"error": " ".join(str(exc).split())[:500] or type(exc).__name__}
     out.finished_at = utcnow()
     return out
 

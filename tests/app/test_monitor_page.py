@@ -5,15 +5,19 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, inspect, select, text
 from streamlit.testing.v1 import AppTest
 
-from core.config import REPO_ROOT
+from core.config import REPO_ROOT, get_settings
 from core.db.models import AlertEvent, DriftWindow, Prediction
 from core.feedback import record_label
 from core.monitoring import schedule
+from tests.app.test_alerting_ui import _page_text
 from tests.core.monitoring import conftest as monitoring
 from tests.core.monitoring.conftest import penguins_rows, rice_rows, score_rows
+from tests.servers import free_port
+from tests.webhooks import SECRET, url_at
 
 ENTRY = str(REPO_ROOT / "streamlit_app.py")
 PAGE = "app/pages/monitor.py"
@@ -165,14 +169,21 @@ def _fingerprints(*urls: str) -> dict[str, str]:
     return found
 
 
-def test_opening_the_monitor_page_writes_nothing(trained_settings, trained_sessions, tmp_path: Path) -> None:
+def test_opening_the_monitor_page_writes_nothing(
+    trained_settings, trained_sessions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    down = url_at(free_port())  # the default destination: nothing listens there
+    monkeypatch.setenv("SIFT_ALERT_WEBHOOK", down)
+    monkeypatch.setenv("SIFT_ALERT_ATTEMPTS", "1")
+    get_settings.cache_clear()
     moved = rice_rows(150, seed=43)
     moved[["Area", "Convex_Area"]] *= 2
     scored = score_rows(trained_sessions, trained_settings, moved, tmp_path, "first")
     with trained_sessions.begin() as session:
         for p in session.scalars(select(Prediction).where(Prediction.batch_id == scored["batch_id"]).limit(10)):
             record_label(session=session, prediction_id=p.id, label=p.predicted_class)
-    schedule.run(sessions=trained_sessions, settings=trained_settings, dataset="rice")
+    done = schedule.run(sessions=trained_sessions, settings=get_settings(), dataset="rice")
+    assert done.delivery["pending"] == len(done.datasets[0].alerts) >= 3  # not delivered, kept for the next run
     score_rows(trained_sessions, trained_settings, rice_rows(120, seed=44), tmp_path, "second")  # not measured yet
     urls = (trained_settings.database_url, trained_settings.tracking_uri)
     before = _fingerprints(*urls)
@@ -191,3 +202,6 @@ def test_opening_the_monitor_page_writes_nothing(trained_settings, trained_sessi
     assert not at.exception
     assert any("No windows measured yet" in i.value for i in at.info)
     assert _fingerprints(*urls) == before
+    log = next(d.value for d in at.dataframe if "HTTP status" in d.value.columns)
+    assert log["status"].tolist() == ["failed"]  # one try: a destination that is down is not tried again this run
+    assert SECRET not in _page_text(at) and down.split("/hooks")[0] in _page_text(at)  # shown masked only

@@ -19,6 +19,7 @@ from core.db.models import AlertEvent, DriftWindow, MonitorState
 from core.monitoring import schedule
 from tests.cli.conftest import ok, user_error
 from tests.core.monitoring.conftest import rice_rows, score_rows
+from tests.webhooks import receiver
 
 
 def _windows(sessions) -> list[tuple]:
@@ -102,9 +103,12 @@ def test_two_monitors_at_once_store_each_window_and_alert_once(
         moved[["Area", "Convex_Area"]] *= 2
         score_rows(trained_sessions, trained_settings, moved, tmp_path, f"b{seed}")
 
-    runs = [_monitor(home), _monitor(home)]
-    outs = [json.loads(p.communicate(timeout=300)[0]) for p in runs]
+    with receiver(fail_first=1) as hook:  # the default destination, down for its first request
+        env = {"SIFT_ALERT_WEBHOOK": hook.url, "SIFT_ALERT_RETRY_SECONDS": "0.1"}
+        runs = [_monitor(home, **env), _monitor(home, **env)]
+        outs = [json.loads(p.communicate(timeout=300)[0]) for p in runs]
     assert [p.returncode for p in runs] == [0, 0]
+    assert hook.url not in json.dumps(outs)
 
     windows = _windows(trained_sessions)
     assert len(windows) == len({(kind, key) for kind, key, *_ in windows}) == 5  # 1 day, 3 batches, 1 count
@@ -113,6 +117,10 @@ def test_two_monitors_at_once_store_each_window_and_alert_once(
         alerts = session.execute(select(AlertEvent.kind, AlertEvent.window)).all()
         assert len(alerts) == len(set(alerts)) >= 3
         assert sum(len(o["datasets"][0]["alerts"]) for o in outs) == len(alerts)
+        alert_ids = set(session.scalars(select(AlertEvent.id)))
+    assert sorted(hook.ids()) == sorted(alert_ids)  # each alert delivered once, by one of the two runs
+    assert len(hook.bodies) == len(alert_ids) and hook.requests == len(alert_ids) + 1  # + the refused first try
+    with trained_sessions() as session:
         assert session.scalar(select(func.count()).select_from(MonitorState)) == 1
         state = session.get(MonitorState, "rice")
         assert state.holder is None and state.lease_until is None
