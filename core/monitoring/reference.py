@@ -167,16 +167,7 @@ def reference_profile(
             session.flush()
             stored = True
         elif store:
-            blob = found.to_bytes()
-            try:
-                with session.begin_nested():  # another process may be storing it just now: keep the first
-                    session.add(
-                        ReferenceProfile(
-                            dataset=dataset, model_version=int(version), rows=found.rows, layout=LAYOUT, profile=blob
-                        )
-                    )
-            except IntegrityError:
-                found = Profile.from_bytes(_stored_profile(session, dataset, int(version)).profile)
+            found = store_profile(session=session, dataset=dataset, version=version, profile=found)
             stored = True
     with _lock:
         _profiles[key] = (found, stored)
@@ -186,6 +177,32 @@ def reference_profile(
     return found
 
 
+def store_profile(*, session: Session, dataset: str, version: int, profile: Profile) -> Profile:
+    """Store ``profile`` as model ``dataset`` version ``version``'s, unless one is stored already
+    (another process storing it at the same moment): returns the one kept, the first stored."""
+    try:
+        with session.begin_nested():
+            session.add(
+                ReferenceProfile(
+                    dataset=dataset,
+                    model_version=int(version),
+                    rows=profile.rows,
+                    layout=LAYOUT,
+                    profile=profile.to_bytes(),
+                )
+            )
+    except IntegrityError:
+        return Profile.from_bytes(_stored_profile(session, dataset, int(version)).profile)
+    return profile
+
+
 def _build(session: Session, settings: Settings, dataset: str, version: int) -> Profile:
     data = training_data(session=session, settings=settings, dataset=dataset, version=version)
     return build_profile(data.train, data.features)
+
+
+def forget_cached() -> None:
+    """Empty the in-memory caches of training data and profiles (as a new process starts)."""
+    with _lock:
+        _cache.clear()
+        _profiles.clear()
