@@ -63,6 +63,16 @@ def against_profile(
     )
 
 
+def span_inputs(session: Session, settings: Settings, dataset: str, span: Any, features: list[dict[str, Any]]):
+    """The inputs drift measures of a window's :class:`~core.monitoring.ledger.Span`: every row, or
+    for a span of more than ``settings.drift_max_rows`` a seeded sample of that many, its seed
+    derived from the window (measured again, or for its report: the same rows). A frame typed for
+    the model, its index the prediction ids."""
+    seed = seed_of(dataset, span.name)
+    current, _ = read_inputs(session, span.where(dataset), features, sample=settings.drift_max_rows, seed=seed)
+    return current
+
+
 def against_training(
     data: TrainingData,
     current: Any,

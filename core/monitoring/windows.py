@@ -34,7 +34,6 @@ from core.monitoring.alerts import alert_as_dict, check_alerts
 from core.monitoring.ledger import Span, window_label
 from core.monitoring.options import load_options, options_key
 from core.monitoring.reference import reference_profile, training_data
-from core.monitoring.sampling import seed_of
 
 CONFIDENCE_BINS = 20
 
@@ -131,8 +130,7 @@ def _measure(
     window.options_key = key
     window.computed_at = utcnow()
     if measured:
-        seed = seed_of(dataset, span.name)
-        current, _ = ledger.read_inputs(session, where, profile.features, sample=settings.drift_max_rows, seed=seed)
+        current = checks.span_inputs(session, settings, dataset, span, profile.features)
 
         def training_rows() -> pd.DataFrame:
             return training_data(session=session, settings=settings, dataset=dataset, version=span.model_version).train
