@@ -237,14 +237,16 @@ def compute_drift(
         )
     options = check_options({k: v for k, v in (options or {}).items() if k in {f["name"] for f in used}}, used)
 
-    def prepare(spec: dict[str, Any]) -> PreparedColumn:
+    def prepare(spec_and_values: tuple[dict[str, Any], pd.Series]) -> PreparedColumn:
+        spec, values = spec_and_values
         column = profile.columns[spec["name"]]
-        prepared = plan_column(spec, options.get(spec["name"], {}), column, current)
+        prepared = plan_column(spec, options.get(spec["name"], {}), column, values)
         if prepared.plan is not None and engine == "sift":
             measure_from_profile(prepared, column)
         return prepared
 
-    prepared = _in_threads(prepare, used, workers)
+    # each thread reads its own column, taken from the frame here
+    prepared = _in_threads(prepare, [(spec, current[spec["name"]]) for spec in used], workers)
     plans = [p.plan for p in prepared if p.plan is not None]
     skipped |= {p.name: p.skipped for p in prepared if p.skipped}
     skipped |= {p.name: p.failed for p in prepared if p.failed}
@@ -296,8 +298,8 @@ def _evidently_frames(
     ref_columns: dict[str, pd.Series] = {}
     cur_columns: dict[str, pd.Series] = {}
     for plan in plans:
-        ref, _ = typed_column(reference, specs[plan.name])
-        cur, _ = typed_column(current, specs[plan.name])
+        ref, _ = typed_column(reference[plan.name], specs[plan.name])
+        cur, _ = typed_column(current[plan.name], specs[plan.name])
         if plan.few:
             ref, cur = as_categories(ref, plan.role), as_categories(cur, plan.role)
         if plan.kind == CAT:

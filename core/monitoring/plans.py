@@ -151,11 +151,11 @@ def _auto_method(kind: str, reference_present: int, current_present: int, distin
 
 
 def plan_column(
-    spec: dict[str, Any], chosen: dict[str, Any], column: ColumnProfile, current: pd.DataFrame
+    spec: dict[str, Any], chosen: dict[str, Any], column: ColumnProfile, current: pd.Series
 ) -> PreparedColumn:
     """Choose one feature's test from its role and the training data's values (``column``), and
-    read the window's values for it: sorted numbers, or counts of the reference's categories with
-    the categories training never had counted apart as data quality."""
+    read the window's values of it (``current``): sorted numbers, or counts of the reference's
+    categories with the categories training never had counted apart as data quality."""
     name, role = spec["name"], spec["role"]
     out = PreparedColumn(name)
     kind = KIND_OF_ROLE[role]
@@ -205,7 +205,7 @@ def measure_from_profile(prepared: PreparedColumn, column: ColumnProfile) -> Non
     method = plan.method or stattests.evidently_default(plan.kind, column.present, column.distinct)
     if method is None or not stattests.computed_here(method, plan.kind):
         return
-    # whatever the computation raises is a column it cannot measure, as with Evidently (below)
+    # whatever the computation raises is a column it cannot measure, as when Evidently raises (drift.py)
     try:
         threshold = plan.threshold if plan.threshold is not None else METHODS[method].threshold
         score = stattests.score(method, plan.kind, column, prepared.current, first=prepared.first)

@@ -44,10 +44,10 @@ LAYOUT = 1  # how the .npz is laid out (bump when it changes: stored profiles ar
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "ns")
 
 
-def typed_column(frame: pd.DataFrame, spec: dict[str, Any]) -> tuple[pd.Series, int]:
-    """One feature as drift reads it (numbers as floats, dates as days since 1970, categories and
-    text as text; missing as NaN/None) and how many of its present values could not be read."""
-    raw = frame[spec["name"]].reset_index(drop=True)
+def typed_column(values: pd.Series, spec: dict[str, Any]) -> tuple[pd.Series, int]:
+    """One feature's ``values`` as drift reads them (numbers as floats, dates as days since 1970,
+    categories and text as text; missing as NaN/None) and how many present values could not be read."""
+    raw = values.rename(spec["name"]).reset_index(drop=True)
     if KIND_OF_ROLE[spec["role"]] != NUM and raw.dtype == object and infer_dtype(raw, skipna=True) == "string":
         # text already (a window read from the ledger is typed): what coerce_inputs gives, without a call per row
         typed = raw.where(raw.notna(), None)
@@ -162,7 +162,7 @@ def profile_column(frame: pd.DataFrame, spec: dict[str, Any], *, cap: int = PROF
     missing = int(frame[name].isna().sum())
     std, sampled_from = 0.0, None
     if kind == NUM:
-        typed, _ = typed_column(frame, spec)
+        typed, _ = typed_column(frame[name], spec)
         present = typed.dropna().to_numpy(dtype="float64")
         std = float(np.std(present)) if len(present) else 0.0
         values, counts = np.unique(present, return_counts=True)
@@ -171,7 +171,7 @@ def profile_column(frame: pd.DataFrame, spec: dict[str, Any], *, cap: int = PROF
             values, counts = np.unique(rng.choice(present, cap, replace=False), return_counts=True)
             sampled_from = len(present)
     elif kind == CAT:
-        typed, _ = typed_column(frame, spec)
+        typed, _ = typed_column(frame[name], spec)
         found = typed.dropna().value_counts().sort_index()
         values, counts = found.index.to_numpy(dtype=object), found.to_numpy(dtype=np.int64)
     else:
