@@ -1,30 +1,22 @@
 """Drift: how far a window of inputs has moved from the data the model was trained on.
 
 The only module that imports Evidently, and only inside the functions that need it (importing it
-takes seconds). Each feature is compared with Evidently's ``DataDriftPreset`` under a
-``DataDefinition`` built from the model's input contract and the feature's values. The analyst may
-choose a method and threshold per column: a dataset's choices are stored in
-:mod:`core.monitoring.options` and passed to Evidently per column.
+takes seconds). Each feature is compared with one of Evidently's drift methods. The methods Sift
+chooses on "auto" (K-S, normed Wasserstein, chi-square, Z, Jensen-Shannon) are computed from the
+model version's **reference profile** (:mod:`core.monitoring.profile`: the training data's sorted
+values and category counts, built once per version and stored) with Evidently's own formulas
+(:mod:`core.monitoring.stattests`), so a window costs what its own rows cost and the training
+rows are not read again. Other methods an analyst chooses, and text, are Evidently's
+``DataDriftPreset`` on the training rows, under a ``DataDefinition`` built from the model's input
+contract. Evidently's full report is built only when asked for (:meth:`DriftResult.html`). The
+analyst may choose a method and threshold per column: a dataset's choices are stored in
+:mod:`core.monitoring.options`.
 
-**A valid test for every column** (:func:`plan_columns`). Numbers and dates (days since 1970) are
-read as numerical, categories and booleans as categorical, free text as text; but a number or date
-with at most :data:`FEW_VALUES` distinct values in the training data (a year, a 0/1 count, a coded
-answer) is read as the few categories it takes, unless the analyst chose a numeric method for it.
-Columns left on "auto" then get, by the smaller of the two samples' values present:
-
-- at most :data:`SMALL_SAMPLE` (1,000): Evidently's small-sample tests, the K-S test for numbers,
-  chi-square (the Z-test for two values) for categories, drifting at p < 0.05. Evidently's own
-  default would give a few-valued number chi-square while reading it as numerical, which it then
-  refuses: that crashed drift on small windows;
-- more: Evidently's large-sample distances, normed Wasserstein for numbers and Jensen-Shannon for
-  categories, drifting at 0.1. On a small window those distances are noise (on the rice data,
-  windows of 100 or 200 training rows cross 0.1 on some feature 96 % and 75 % of the time).
-
-A column with a single value in the training data has no distribution to compare and is not
-tested. When Evidently raises anyway, each column is measured on its own to find the ones it
-cannot measure: they are reported as not tested with the reason (``DriftResult.skipped``) and the
-rest are measured. A window smaller than ``settings.drift_min_rows`` is refused
-(:class:`WindowTooSmall`).
+Which test each column gets (every column a valid one), and how a window's unseen categories and
+unreadable values are kept apart from drift as data quality: :mod:`core.monitoring.plans`. A
+window smaller than ``settings.drift_min_rows`` is refused (:class:`WindowTooSmall`). When
+Evidently raises, each column is measured on its own to find the ones it cannot measure: they are
+reported as not tested with the reason (``DriftResult.skipped``) and the rest are measured.
 
 **Drift means the distribution moved by a meaningful amount.** A p-value says a change is real,
 not that it matters: on a large window a negligible change is "significant", and one odd value
@@ -38,18 +30,18 @@ window's p-value tests are held together (Holm's correction, :func:`_hold_to_the
 p < 0.05 each, one feature in twenty would drift when nothing moved; the gauntlet's unshifted
 samples of thirteen public tables showed exactly that before the correction.
 
-**Data quality is not drift.** Categories the training data never had (for a few-valued number,
-values it never took) and values that cannot be read as a number or a date are counted per column
-as the window's data-quality findings (``DriftResult.quality``) and left out of the comparison,
-which is made over the categories known from training. One unseen category therefore cannot make
-chi-square's p-value 0 (its expected count was zero, which also divided by zero). Scoring flags
-these rows one by one; many of them raise the flagged-rows alert, not a drift alert.
+**Large windows.** A window of more rows than ``settings.drift_max_rows`` is measured on a seeded
+sample of that many (:mod:`core.monitoring.sampling`; ``rows`` of :func:`compute_drift` says how
+many the window had, and the result's notes say so). The columns of a window are measured by up
+to ``workers`` threads (sorting, counting and scipy's tests release the GIL for most of the work).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,47 +52,47 @@ from scipy.stats import wasserstein_distance
 from sklearn.exceptions import ConvergenceWarning
 
 from core.errors import InputContractError, WindowTooSmall
-from core.features import coerce_inputs
-from core.monitoring.options import BY_LABEL, CAT, KIND_OF_ROLE, METHODS, NUM, TEXT, check_options
+from core.monitoring.options import BY_LABEL, CAT, METHODS, NUM, TEXT, check_options
+from core.monitoring.plans import (
+    EXAMPLES,
+    FEW_VALUES,
+    KIND_LABELS,
+    MIN_EFFECT,
+    SMALL_SAMPLE,
+    ColumnDrift,
+    ColumnPlan,
+    PreparedColumn,
+    as_categories,
+    comparable,
+    could_not,
+    judged,
+    measure_from_profile,
+    plan_column,
+)
+from core.monitoring.profile import Profile, build_profile, typed_column
+from core.monitoring.sampling import sample_note
 
-KIND_LABELS = {NUM: "numeric", CAT: "categorical", TEXT: "text"}
-_EPOCH = np.datetime64("1970-01-01T00:00:00", "ns")
-SMALL_SAMPLE = 1000  # Evidently's limit: up to this many values it tests, above it measures distances
-FEW_VALUES = 5  # a number with at most this many distinct values in training is tested as categories
-MIN_EFFECT = 0.1  # effect size a p-value test needs to call drift (Evidently's distance threshold)
-EXAMPLES = 5  # unseen values named per column in the data-quality findings
+# the constants of how columns are tested, named here too (drift's public face)
+__all__ = [
+    "EXAMPLES",
+    "FEW_VALUES",
+    "KIND_LABELS",
+    "MIN_EFFECT",
+    "SMALL_SAMPLE",
+    "ColumnDrift",
+    "ColumnPlan",
+    "DriftResult",
+    "compute_drift",
+    "effect_size",
+]
+
+MAX_WORKERS = 4  # threads measuring a window's columns at most (settings.drift_workers 0: one per core)
+ENGINES = ("sift", "evidently")
+
+Reference = pd.DataFrame | Callable[[], pd.DataFrame] | None
 
 
 # --- measuring --------------------------------------------------------------------------------
-
-
-@dataclass
-class ColumnDrift:
-    name: str
-    role: str
-    drifted: bool
-    score: float
-    method: str
-    method_label: str
-    threshold: float
-    effect: float | None = None  # normed Wasserstein distance (numbers) or Jensen-Shannon distance (categories)
-    tested_as: str = ""  # how Evidently read the column: numeric, categorical or text
-    note: str = ""  # why the method's verdict was not taken as drift
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "drifted": self.drifted,
-            "score": self.score,
-            "method": self.method,
-            "method_label": self.method_label,
-            "threshold": self.threshold,
-            "role": self.role,
-            "effect": self.effect,
-            "tested_as": self.tested_as,
-        }
-        if self.note:
-            out["note"] = self.note
-        return out
 
 
 @dataclass
@@ -109,6 +101,8 @@ class DriftResult:
 
     ``skipped`` holds the features not tested, with the reason; ``quality`` the window's data-quality
     findings per feature (unseen categories, unreadable values), which are not drift.
+    ``current_rows`` is the window's rows; ``sampled_rows`` the rows measured when the window was
+    larger than the cap (a seeded sample), else None.
     """
 
     drift_share: float
@@ -121,8 +115,10 @@ class DriftResult:
     drift_share_threshold: float = 0.5
     model_version: int | None = None
     window: str = ""
-    snapshot: Any = field(default=None, repr=False)  # Evidently's, for the full report
+    snapshot: Any = field(default=None, repr=False)  # Evidently's, for the full report (built on demand)
     quality: dict[str, dict[str, Any]] = field(default_factory=dict)  # column -> data-quality findings
+    sampled_rows: int | None = None
+    build_report: Callable[[], Any] | None = field(default=None, repr=False)  # Evidently's snapshot, when asked
 
     @property
     def drifted(self) -> list[str]:
@@ -145,6 +141,8 @@ class DriftResult:
             },
             "data_quality": self.quality,
         }
+        if self.sampled_rows is not None:
+            out["sampled_rows"] = self.sampled_rows
         if self.skipped:
             out["skipped"] = self.skipped
         if self.notes:
@@ -166,171 +164,161 @@ class DriftResult:
         return out
 
     def html(self) -> str:
-        """Evidently's full report: a self-contained page (works offline)."""
+        """Evidently's full report: a self-contained page (works offline), built on first call."""
+        if self.snapshot is None and self.build_report is not None:
+            self.snapshot = self.build_report()
         if self.snapshot is None:
             raise ValueError("this result has no Evidently snapshot")
         return self.snapshot.get_html_str(as_iframe=False)
 
 
-@dataclass(frozen=True)
-class ColumnPlan:
-    """How one feature is compared: as which kind of column Evidently reads it, with which method
-    (None: Evidently's own choice) and threshold (None: the method's default)."""
-
-    name: str
-    role: str
-    kind: str
-    method: str | None
-    threshold: float | None
+def _in_threads(work: Callable[[Any], Any], items: list[Any], workers: int) -> list[Any]:
+    if workers <= 1 or len(items) < 2:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items), MAX_WORKERS)) as pool:
+        return list(pool.map(work, items))
 
 
-def _comparable(
-    reference: pd.DataFrame, current: pd.DataFrame, features: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    used, skipped = [], {}
-    for spec in features:
-        name = spec["name"]
-        if spec["role"] not in KIND_OF_ROLE:
-            skipped[name] = f"role {spec['role']} is not compared"
-        elif name not in current.columns or current[name].isna().all():
-            skipped[name] = "no values in this window"
-        elif name not in reference.columns or reference[name].isna().all():
-            skipped[name] = "no values in the training data"
-        else:
-            used.append(spec)
-    return used, skipped
+def _loader(reference: Reference) -> Callable[[], pd.DataFrame]:
+    """The training rows, read once when first needed (Evidently's methods and its report)."""
+    kept: list[pd.DataFrame] = []
 
+    def load() -> pd.DataFrame:
+        if not kept:
+            frame = reference() if callable(reference) else reference
+            if frame is None:
+                raise ValueError("this drift needs the training rows (Evidently's methods, text or the report)")
+            kept.append(frame)
+        return kept[0]
 
-def _typed(frame: pd.DataFrame, spec: dict[str, Any]) -> tuple[pd.Series, int]:
-    """One feature as drift reads it (numbers as floats, dates as days since 1970, categories and
-    text as text; missing as NaN/None) and how many of its present values could not be read."""
-    raw = frame[spec["name"]].reset_index(drop=True)
-    typed = coerce_inputs(raw.to_frame(), [spec])[spec["name"]]
-    if spec["role"] == "datetime":
-        typed = pd.Series((typed.to_numpy(dtype="datetime64[ns]") - _EPOCH) / np.timedelta64(1, "D"))
-    if KIND_OF_ROLE[spec["role"]] != NUM:
-        return typed, 0
-    typed = typed.where(np.isfinite(typed.to_numpy(dtype="float64")))
-    return typed, int((raw.notna() & typed.isna()).sum())
-
-
-def _as_categories(values: pd.Series, role: str) -> pd.Series:
-    """A few-valued number (or date) as category text: 2007.0 reads '2007', dates their ISO form."""
-
-    def text(v: float) -> str:
-        if role == "datetime":
-            return str(pd.Timestamp(_EPOCH) + pd.to_timedelta(v, unit="D"))
-        return str(int(v)) if float(v).is_integer() else repr(float(v))
-
-    return values.map(lambda v: None if pd.isna(v) else text(v)).astype(object)
-
-
-def _auto_method(kind: str, reference: pd.Series, current: pd.Series) -> str | None:
-    """Sift's choice for a column left on "auto": a test where the smaller sample has at most
-    :data:`SMALL_SAMPLE` values, Evidently's large-sample distance otherwise (text: Evidently's own)."""
-    small = min(int(reference.notna().sum()), int(current.notna().sum())) <= SMALL_SAMPLE
-    if kind == NUM:
-        return "ks" if small else "wasserstein"
-    if kind == CAT:
-        if not small:
-            return "jensenshannon"
-        return "chisquare" if reference.nunique() > 2 else "z"
-    return None
-
-
-def plan_columns(
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    features: list[dict[str, Any]],
-    options: dict[str, dict[str, Any]],
-) -> tuple[list[ColumnPlan], dict[str, str], dict[str, dict[str, Any]], pd.DataFrame, pd.DataFrame]:
-    """Choose each feature's test from its role and values, and read the two samples for it.
-
-    Returns the plans, the features not tested (with why), the window's data-quality findings, and
-    the reference and current frames as Evidently is to read them (unseen categories left out).
-    """
-    plans: list[ColumnPlan] = []
-    skipped: dict[str, str] = {}
-    quality: dict[str, dict[str, Any]] = {}
-    ref_columns: dict[str, pd.Series] = {}
-    cur_columns: dict[str, pd.Series] = {}
-    for spec in features:
-        name, role = spec["name"], spec["role"]
-        chosen = options.get(name, {})
-        kind = KIND_OF_ROLE[role]
-        ref, _ = _typed(reference, spec)
-        cur, unreadable = _typed(current, spec)
-        found: dict[str, Any] = {}
-        if unreadable:
-            found["unparsable"] = unreadable
-        known = ref.dropna().unique()
-        if kind == NUM and len(known) <= FEW_VALUES and "method" not in chosen:
-            kind = CAT  # a year, a 0/1 count, a coded answer: tested as the few values it takes
-            ref, cur = _as_categories(ref, role), _as_categories(cur, role)
-            known = ref.dropna().unique()
-        if kind == CAT:
-            unseen = cur.notna() & ~cur.isin(known)
-            if unseen.any():
-                counts = cur[unseen].value_counts()
-                found |= {
-                    "unseen": int(unseen.sum()),
-                    "unseen_share": float(unseen.sum() / len(cur)),
-                    "examples": [str(v) for v in counts.index[:EXAMPLES]],
-                }
-                cur = cur.where(~unseen, None)
-        if found:
-            quality[name] = found
-        if kind != TEXT and len(known) == 0:
-            skipped[name] = "no readable value in the training data"
-        elif kind != TEXT and len(known) == 1:
-            skipped[name] = f"one value in the training data ({known[0]}): no distribution to compare with"
-        elif cur.isna().all():
-            why = "its values were never seen in training" if found.get("unseen") else "its values could not be read"
-            skipped[name] = f"no value to compare in this window: {why}"
-        else:
-            method = chosen.get("method") or (None if "threshold" in chosen else _auto_method(kind, ref, cur))
-            plans.append(ColumnPlan(name, role, kind, method, chosen.get("threshold")))
-            ref_columns[name], cur_columns[name] = ref, cur
-    return plans, skipped, quality, pd.DataFrame(ref_columns), pd.DataFrame(cur_columns)
+    return load
 
 
 def compute_drift(
-    reference: pd.DataFrame,
+    reference: Reference,
     current: pd.DataFrame,
     features: list[dict[str, Any]],
     *,
+    profile: Profile | None = None,
     options: dict[str, dict[str, Any]] | None = None,
     drift_share: float = 0.5,
     min_rows: int = 100,
+    rows: int | None = None,
+    workers: int = 1,
+    engine: str = "sift",
 ) -> DriftResult:
-    """Compare ``current`` with ``reference`` feature by feature (Evidently's ``DataDriftPreset``).
+    """Compare ``current`` with the training data feature by feature.
 
-    ``features`` are input-contract entries (name, role); ``options`` per-column method and
-    threshold choices; the other columns get :func:`plan_columns`'s choice. Features that cannot
-    be tested are reported in ``skipped``; refuses a ``current`` of fewer than ``min_rows`` rows
-    (WindowTooSmall) and a window where no feature can be measured (InputContractError).
+    ``reference`` is the training frame, or a function giving it: it is read only when Evidently
+    must measure a column (a method not computed here, text), for the full report, or to build the
+    ``profile`` when none is given. ``features`` are input-contract entries (name, role);
+    ``options`` per-column method and threshold choices; the other columns get
+    :func:`plan_column`'s choice. ``rows``: how many rows the window had when ``current`` is a
+    seeded sample of it. ``workers``: threads measuring columns. ``engine="evidently"`` measures
+    every column with Evidently's report on the rows (the reference the profile path is held to).
+
+    Features that cannot be tested are reported in ``skipped``; refuses a window of fewer than
+    ``min_rows`` rows (WindowTooSmall) and one where no feature can be measured (InputContractError).
     """
-    if len(current) < min_rows:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown drift engine {engine!r}; use one of {', '.join(ENGINES)}")
+    window_rows = len(current) if rows is None else int(rows)
+    if window_rows < min_rows:
         raise WindowTooSmall(
-            f"Only {len(current):,} prediction{'s' if len(current) != 1 else ''} in this window: drift needs at "
+            f"Only {window_rows:,} prediction{'s' if window_rows != 1 else ''} in this window: drift needs at "
             f"least {min_rows:,} (setting SIFT_DRIFT_MIN_ROWS) to tell a real shift from noise. Choose a longer window."
         )
-    used, skipped = _comparable(reference, current, features)
+    load = _loader(reference)
+    profile = profile if profile is not None else build_profile(load(), features)
+    used, skipped = comparable(profile, current, features)
     if not used:
         raise InputContractError(
             "None of the model's features has values in both this window and the training data: nothing to compare."
         )
     options = check_options({k: v for k, v in (options or {}).items() if k in {f["name"] for f in used}}, used)
-    plans, not_tested, quality, ref, cur = plan_columns(reference, current, used, options)
-    skipped |= not_tested
-    snapshot, plans, failed = _run_each_if_needed(ref, cur, plans, drift_share)
-    skipped |= failed
-    if not plans:
+
+    def prepare(spec_and_values: tuple[dict[str, Any], pd.Series]) -> PreparedColumn:
+        spec, values = spec_and_values
+        column = profile.columns[spec["name"]]
+        prepared = plan_column(spec, options.get(spec["name"], {}), column, values)
+        if prepared.plan is not None and engine == "sift":
+            measure_from_profile(prepared, column)
+        return prepared
+
+    # each thread reads its own column, taken from the frame here
+    prepared = _in_threads(prepare, [(spec, current[spec["name"]]) for spec in used], workers)
+    plans = [p.plan for p in prepared if p.plan is not None]
+    skipped |= {p.name: p.skipped for p in prepared if p.skipped}
+    skipped |= {p.name: p.failed for p in prepared if p.failed}
+    measured = {p.name: p.measured for p in prepared if p.measured is not None}
+    specs = {f["name"]: f for f in used}
+    elsewhere = [plan for plan in plans if plan.name not in measured and plan.name not in skipped]
+    snapshot = None
+    if elsewhere:
+        ref, cur = _evidently_frames(elsewhere, specs, load(), current)
+        snapshot, done, failed = _run_each_if_needed(ref, cur, elsewhere, drift_share)
+        skipped |= failed
+        if done:
+            measured |= _read_snapshot(snapshot, done, ref, cur)
+    if not measured:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped.items())
         raise InputContractError(f"No feature of this window could be measured ({reasons}).")
-    result = _result(snapshot, plans, ref, cur, skipped, len(reference), len(current), drift_share)
-    result.quality = quality
+    ordered = {p.name: measured[p.name] for p in plans if p.name in measured}
+    _hold_to_the_window(ordered)
+    share = sum(c.drifted for c in ordered.values()) / len(ordered)
+    reported = [p for p in plans if p.name in ordered]
+    here = {p.name for p in prepared if p.measured is not None}
+    result = DriftResult(
+        drift_share=float(share),
+        dataset_drift=bool(share >= drift_share),
+        reference_rows=int(profile.rows),
+        current_rows=window_rows,
+        columns=ordered,
+        skipped=skipped,
+        drift_share_threshold=drift_share,
+        snapshot=None if here else snapshot,  # Evidently's report of every column measured, or none yet
+        quality={p.name: p.quality for p in prepared if p.quality},
+        build_report=lambda: _report(reported, specs, load(), current, drift_share),
+    )
+    if window_rows > len(current):
+        result.sampled_rows = len(current)
+        result.notes.append(sample_note(len(current), window_rows).capitalize() + ".")
+    sampled = {name: n for name, n in profile.sampled.items() if name in here}
+    if sampled:
+        listed = ", ".join(f"{name} ({profile.columns[name].present:,} of {n:,})" for name, n in sampled.items())
+        result.notes.append(f"The training values of {listed} are compared as a seeded sample.")
     return result
+
+
+def _evidently_frames(
+    plans: list[ColumnPlan], specs: dict[str, dict[str, Any]], reference: pd.DataFrame, current: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two samples of ``plans``' columns as Evidently is to read them: typed, a few-valued number
+    as category text, a window's categories that training never had left out."""
+    ref_columns: dict[str, pd.Series] = {}
+    cur_columns: dict[str, pd.Series] = {}
+    for plan in plans:
+        ref, _ = typed_column(reference[plan.name], specs[plan.name])
+        cur, _ = typed_column(current[plan.name], specs[plan.name])
+        if plan.few:
+            ref, cur = as_categories(ref, plan.role), as_categories(cur, plan.role)
+        if plan.kind == CAT:
+            cur = cur.where(cur.isna() | cur.isin(ref.dropna().unique()), None)
+        ref_columns[plan.name], cur_columns[plan.name] = ref, cur
+    return pd.DataFrame(ref_columns), pd.DataFrame(cur_columns)
+
+
+def _report(
+    plans: list[ColumnPlan],
+    specs: dict[str, dict[str, Any]],
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    drift_share: float,
+) -> Any:
+    """Evidently's report (snapshot) of the measured columns, on the rows."""
+    ref, cur = _evidently_frames(plans, specs, reference, current)
+    snapshot, _, _ = _run_each_if_needed(ref, cur, plans, drift_share)
+    return snapshot
 
 
 def _run_each_if_needed(
@@ -346,24 +334,19 @@ def _run_each_if_needed(
         return _run_evidently(reference, current, plans, drift_share), plans, {}
     except Exception as exc:
         if len(plans) == 1:
-            return None, [], {plans[0].name: _could_not(exc)}
+            return None, [], {plans[0].name: could_not(exc)}
     good, failed = [], {}
     for plan in plans:
         try:
             _run_evidently(reference, current, [plan], drift_share)
         except Exception as exc:
-            failed[plan.name] = _could_not(exc)
+            failed[plan.name] = could_not(exc)
         else:
             good.append(plan)
     if not good:
         return None, [], failed
     snapshot, measured, more = _run_each_if_needed(reference, current, good, drift_share)
     return snapshot, measured, failed | more
-
-
-def _could_not(exc: Exception) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"drift could not be measured ({text[:200]})"
 
 
 def _run_evidently(reference: pd.DataFrame, current: pd.DataFrame, plans: list[ColumnPlan], drift_share: float) -> Any:
@@ -412,16 +395,10 @@ def effect_size(kind: str, reference: pd.Series, current: pd.Series) -> float | 
     return None
 
 
-def _result(
-    snapshot: Any,
-    plans: list[ColumnPlan],
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    skipped: dict[str, str],
-    reference_rows: int,
-    current_rows: int,
-    drift_share: float,
-) -> DriftResult:
+def _read_snapshot(
+    snapshot: Any, plans: list[ColumnPlan], reference: pd.DataFrame, current: pd.DataFrame
+) -> dict[str, ColumnDrift]:
+    """Each measured column's verdict from Evidently's snapshot (its tests say which drifted)."""
     summary = snapshot.dict()
     failed = {t["metric_config"]["metric_id"] for t in summary["tests"] if t.get("status") == "FAIL"}
     by_name = {p.name: p for p in plans}
@@ -433,39 +410,11 @@ def _result(
         name = config["column"]
         plan = by_name[name]
         method = BY_LABEL.get(config.get("method"), config.get("method"))
-        known = METHODS.get(method)
-        score = float(metric["value"])
         effect = effect_size(plan.kind, reference[name], current[name])
-        verdict = metric["id"] in failed
-        note = ""
-        if verdict and known is not None and known.p_value and effect is not None and effect < MIN_EFFECT:
-            verdict = False
-            note = f"a real but small change: p = {score:.3g}, effect {effect:.3f} below {MIN_EFFECT:g}"
-        columns[name] = ColumnDrift(
-            name=name,
-            role=plan.role,
-            drifted=bool(verdict),
-            score=score,
-            method=str(method),
-            method_label=known.label if known else str(method),
-            threshold=float(config.get("threshold")),
-            effect=effect,
-            tested_as=KIND_LABELS[plan.kind],
-            note=note,
+        columns[name] = judged(
+            plan, str(method), float(metric["value"]), float(config.get("threshold")), effect, metric["id"] in failed
         )
-    ordered = {p.name: columns[p.name] for p in plans if p.name in columns}
-    _hold_to_the_window(ordered)
-    share = sum(c.drifted for c in ordered.values()) / len(ordered) if ordered else 0.0
-    return DriftResult(
-        drift_share=float(share),
-        dataset_drift=bool(share >= drift_share),
-        reference_rows=int(reference_rows),
-        current_rows=int(current_rows),
-        columns=ordered,
-        skipped=skipped,
-        drift_share_threshold=drift_share,
-        snapshot=snapshot,
-    )
+    return columns
 
 
 def _hold_to_the_window(columns: dict[str, ColumnDrift]) -> None:

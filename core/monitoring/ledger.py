@@ -25,11 +25,13 @@ from sqlalchemy.orm import Session
 from core.db.models import Batch, Prediction, Rejection, utcnow
 from core.errors import BatchNotFound, NoPredictions
 from core.features import coerce_inputs
+from core.monitoring.sampling import positions
 from core.scoring.batch import batch_status
 
 KINDS = ("day", "batch", "count")
 KIND_LABELS = {"day": "per day", "batch": "per batch", "count": "every N predictions"}
 READ_PAGE = 50_000
+SAMPLE_PAGE = 1000  # sampled ids per IN (...) query: within SQLite's and PostgreSQL's bound-parameter limits
 
 
 def _day_start(day: date) -> datetime:
@@ -120,15 +122,58 @@ def _inputs_frame(texts: list[str]) -> pd.DataFrame:
     return pd.read_json(io.StringIO("\n".join(texts)), lines=True, dtype=False, convert_dates=False)
 
 
-def read_inputs(session: Session, where: list[Any], features: list[dict[str, Any]], *, last: int | None = None):
+def read_inputs(
+    session: Session,
+    where: list[Any],
+    features: list[dict[str, Any]],
+    *,
+    last: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+):
     """The inputs of the predictions matching ``where`` (the ``last`` ones by id, if given), typed
-    for the model; features the rows do not have come back empty. Returns (frame, prediction ids)."""
+    for the model; features the rows do not have come back empty. Returns (frame, prediction ids);
+    the frame's index holds its rows' ids.
+
+    With ``sample``, more matching predictions than that are read as a seeded sample of ``sample``
+    of them (:func:`core.monitoring.sampling.positions` of their ids in order, so the same ``seed``
+    reads the same rows): their ids are listed, then the inputs of the sampled ids only are read,
+    by primary key in pages. The ids returned are then those of every matching prediction."""
+    if sample:
+        count = session.scalar(select(func.count()).select_from(Prediction).where(*where)) or 0
+        if min(count, last or count) > sample:
+            return _read_sample(session, where, features, last=last, sample=int(sample), seed=seed)
     stmt: Select = select(Prediction.id, Prediction.inputs).where(*where)
     stmt = stmt.order_by(Prediction.id.desc()).limit(int(last)) if last else stmt.order_by(Prediction.id)
+    result = session.execute(stmt.execution_options(yield_per=READ_PAGE))
+    typed, ids = _typed_pages(result.partitions(), features)
+    if last:
+        typed = typed.sort_index()
+    return typed, np.asarray(sorted(ids), dtype=np.int64)
+
+
+def _read_sample(
+    session: Session, where: list[Any], features: list[dict[str, Any]], *, last: int | None, sample: int, seed: int
+):
+    stmt: Select = select(Prediction.id).where(*where)
+    stmt = stmt.order_by(Prediction.id.desc()).limit(int(last)) if last else stmt.order_by(Prediction.id)
+    every = np.sort(np.fromiter(session.scalars(stmt), dtype=np.int64))
+    chosen = every[positions(len(every), sample, seed)]
+    pages = (
+        session.execute(
+            select(Prediction.id, Prediction.inputs).where(Prediction.id.in_(part.tolist())).order_by(Prediction.id)
+        ).all()
+        for part in np.array_split(chosen, -(-len(chosen) // SAMPLE_PAGE))
+    )
+    typed, _ = _typed_pages(pages, features)
+    return typed, every
+
+
+def _typed_pages(pages, features: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[int]]:
+    """Pages of (id, inputs JSON) rows as one frame typed for the model (index: the ids)."""
     ids: list[int] = []
     parts: list[pd.DataFrame] = []
-    result = session.execute(stmt.execution_options(yield_per=READ_PAGE))
-    for page in result.partitions():
+    for page in pages:
         ids.extend(r[0] for r in page)
         parts.append(_inputs_frame([r[1] for r in page]))
     raw = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
@@ -137,9 +182,7 @@ def read_inputs(session: Session, where: list[Any], features: list[dict[str, Any
             raw[spec["name"]] = None
     typed = coerce_inputs(raw, features)
     typed.index = pd.Index(ids, name="prediction_id")
-    if last:
-        typed = typed.sort_index()
-    return typed, np.asarray(sorted(ids), dtype=np.int64)
+    return typed, ids
 
 
 def selection_inputs(session: Session, dataset: str, selection: Selection, features: list[dict[str, Any]]):

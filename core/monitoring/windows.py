@@ -33,7 +33,7 @@ from core.monitoring import checks, estimate, ledger
 from core.monitoring.alerts import alert_as_dict, check_alerts
 from core.monitoring.ledger import Span, window_label
 from core.monitoring.options import load_options, options_key
-from core.monitoring.reference import training_data
+from core.monitoring.reference import reference_profile, training_data
 
 CONFIDENCE_BINS = 20
 
@@ -96,9 +96,18 @@ def _measure(
     key: str,
     window: DriftWindow | None,
 ) -> DriftWindow:
-    """Measure one span and store it (a new window, or the stored one updated). Caller commits."""
+    """Measure one span and store it (a new window, or the stored one updated). Caller commits.
+
+    Drift is measured against the model version's stored reference profile (built and stored with
+    the first window of the version); the training rows are read only for a method Evidently
+    computes (or text). A span of more than ``settings.drift_max_rows`` rows is read and measured
+    as a seeded sample of that many, its seed derived from the window (measured again: the same
+    sample), and the window says so (``sampled_rows``)."""
     where = span.where(dataset)
     predicted, confidence = ledger.read_outputs(session, where)
+    measured = len(confidence) >= settings.drift_min_rows
+    if measured:  # before the window is added: the profile may be stored on the way (a savepoint)
+        profile = reference_profile(session=session, settings=settings, dataset=dataset, version=span.model_version)
     base = estimate.baseline(session=session, settings=settings, dataset=dataset, version=span.model_version)
     start, end = ledger.span_times(session, dataset, span)
     if window is None:
@@ -120,16 +129,21 @@ def _measure(
     window.estimated_accuracy = estimate.expected_accuracy(base.calibration, confidence)
     window.options_key = key
     window.computed_at = utcnow()
-    if window.rows >= settings.drift_min_rows:
-        data = training_data(session=session, settings=settings, dataset=dataset, version=span.model_version)
-        current, _ = ledger.read_inputs(session, where, data.features)
-        result = checks.against_training(data, current, settings, options)
+    if measured:
+        current = checks.span_inputs(session, settings, dataset, span, profile.features)
+
+        def training_rows() -> pd.DataFrame:
+            return training_data(session=session, settings=settings, dataset=dataset, version=span.model_version).train
+
+        result = checks.against_profile(profile, training_rows, current, settings, options, rows=window.rows)
         window.status = "measured"
         window.drift_share, window.dataset_drift = result.drift_share, result.dataset_drift
         window.columns = result.stored_columns()
+        window.sampled_rows = result.sampled_rows
     else:
         window.status = "too_small"
         window.drift_share, window.dataset_drift, window.columns = None, None, {}
+        window.sampled_rows = None
     session.flush()
     _forget_report(settings, window)
     return window
@@ -223,6 +237,7 @@ def window_as_dict(window: DriftWindow) -> dict[str, Any]:
         "start": window.start.isoformat() if window.start else None,
         "end": window.end.isoformat() if window.end else None,
         "rows": window.rows,
+        "sampled_rows": window.sampled_rows,
         "closed": window.closed,
         "status": window.status,
         "drift_share": window.drift_share,
@@ -258,6 +273,7 @@ def windows_frame(windows: list[DriftWindow]) -> pd.DataFrame:
             "start": pd.Timestamp(w.start),
             "end": pd.Timestamp(w.end),
             "rows": w.rows,
+            "sampled_rows": w.sampled_rows,
             "closed": w.closed,
             "status": w.status,
             "drift_share": w.drift_share,
