@@ -328,8 +328,11 @@ def window_report(*, session: Session, settings: Settings, window_id: int) -> Pa
         return path
     span = span_of(window)
     data = training_data(session=session, settings=settings, dataset=window.dataset, version=window.model_version)
-    current, _ = ledger.read_inputs(session, span.where(window.dataset), data.features)
+    current = checks.span_inputs(session, settings, window.dataset, span, data.features)  # sampled over the cap
     options = load_options(session=session, dataset=window.dataset)  # as measured: same options key
-    result = checks.against_training(data, current, settings, options)
+    profile = reference_profile(
+        session=session, settings=settings, dataset=window.dataset, version=window.model_version, store=False
+    )
+    result = checks.against_training(data, current, settings, options, rows=window.rows, profile=profile)
     _forget_report(settings, window)
     return checks.save_report(result, settings, window.dataset, path.stem)
