@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,7 +49,8 @@ from core.processes import worker_id
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=10)  # a holder renews it after each kind of window; a dead one's lapses
+LEASE = timedelta(minutes=10)  # renewed while measuring; a dead holder's lapses
+RENEW_EVERY = 30.0  # seconds between two renewals of the lease within one kind of window
 PASSES = 5  # most passes one run makes over a dataset while others keep asking for more
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -223,6 +225,14 @@ def _measure_dataset(
         out.skipped = f"being measured by {holder}, which measures the new predictions too"
         return out
     kinds = list(kinds)
+    renewed = [time.monotonic()]
+
+    def renew(force: bool = False) -> None:
+        """Keep the lease while measuring a long backlog (at most one write a RENEW_EVERY)."""
+        if force or time.monotonic() - renewed[0] >= RENEW_EVERY:
+            _renew(sessions, dataset, me)
+            renewed[0] = time.monotonic()
+
     try:
         while True:
             began = utcnow()
@@ -231,12 +241,18 @@ def _measure_dataset(
                 if progress is not None:
                     progress(f"{dataset}: measuring the {kind} windows")
                 done = windows.refresh(
-                    sessions=sessions, settings=settings, dataset=dataset, kind=kind, size=size, now=now
+                    sessions=sessions,
+                    settings=settings,
+                    dataset=dataset,
+                    kind=kind,
+                    size=size,
+                    now=now,
+                    progress=lambda *_: renew(),
                 )
                 out.measured += done.measured
                 out.kept += done.kept
                 out.alerts += [a.id for a in done.alerts]
-                _renew(sessions, dataset, me)
+                renew(force=True)
             if _release(sessions, dataset, me, began, out, force=out.passes >= PASSES):
                 return out
     except Exception as exc:  # recorded for the Monitor page and the command's output; other datasets go on
