@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 
 import pytest
@@ -224,7 +225,8 @@ def test_a_digest_is_sent_once_per_period(home) -> None:
         with sessions.begin() as session:
             dest = add_destination(session=session, url=hook.url, digest="daily")
         assert deliver(sessions=sessions, settings=settings).queued == 0  # added today: yesterday is not its
-        tomorrow = utcnow() + timedelta(days=1)
+        # noon tomorrow: an hour later is still the same day whenever the test runs (not so from 23:00 UTC)
+        tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), dt_time(12), tzinfo=UTC)
         assert deliver(sessions=sessions, settings=settings, now=tomorrow).sent == 1
         assert deliver(sessions=sessions, settings=settings, now=tomorrow + timedelta(hours=1)).queued == 0
         with sessions.begin() as session:
