@@ -38,10 +38,9 @@ import pandas as pd
 
 from core.monitoring import stattests
 from core.monitoring.options import CAT, KIND_OF_ROLE, METHODS, NUM, TEXT
-from core.monitoring.profile import ColumnProfile, Profile, typed_column
+from core.monitoring.profile import EPOCH, ColumnProfile, Profile, typed_column
 
 KIND_LABELS = {NUM: "numeric", CAT: "categorical", TEXT: "text"}
-_EPOCH = np.datetime64("1970-01-01T00:00:00", "ns")
 SMALL_SAMPLE = 1000  # Evidently's limit: up to this many values it tests, above it measures distances
 FEW_VALUES = 5  # a number with at most this many distinct values in training is tested as categories
 MIN_EFFECT = 0.1  # effect size a p-value test needs to call drift (Evidently's distance threshold)
@@ -129,7 +128,7 @@ def comparable(
 def category_text(value: float, role: str) -> str:
     """A few-valued number (or date) as category text: 2007.0 reads '2007', dates their ISO form."""
     if role == "datetime":
-        return str(pd.Timestamp(_EPOCH) + pd.to_timedelta(value, unit="D"))
+        return str(pd.Timestamp(EPOCH) + pd.to_timedelta(value, unit="D"))
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 

@@ -41,7 +41,7 @@ from core.monitoring.sampling import seed_of
 
 PROFILE_VALUES = 200_000  # distinct values of a number kept exactly; more: a seeded sample of this many
 LAYOUT = 1  # how the .npz is laid out (bump when it changes: stored profiles are then built again)
-_EPOCH = np.datetime64("1970-01-01T00:00:00", "ns")
+EPOCH = np.datetime64("1970-01-01T00:00:00", "ns")  # dates are read as days since this moment
 
 
 def typed_column(values: pd.Series, spec: dict[str, Any]) -> tuple[pd.Series, int]:
@@ -54,7 +54,7 @@ def typed_column(values: pd.Series, spec: dict[str, Any]) -> tuple[pd.Series, in
         return (typed.fillna("") if spec["role"] == "text" else typed), 0
     typed = coerce_inputs(raw.to_frame(), [spec])[spec["name"]]
     if spec["role"] == "datetime":
-        typed = pd.Series((typed.to_numpy(dtype="datetime64[ns]") - _EPOCH) / np.timedelta64(1, "D"))
+        typed = pd.Series((typed.to_numpy(dtype="datetime64[ns]") - EPOCH) / np.timedelta64(1, "D"))
     if KIND_OF_ROLE[spec["role"]] != NUM:
         return typed, 0
     typed = typed.where(np.isfinite(typed.to_numpy(dtype="float64")))

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from core.access import hash_password
 from core.config import get_settings
 from core.db.models import AlertDelivery, AlertDestination, DeliveryAttempt
+from tests.app.page_text import page_text
 from tests.servers import free_port
 from tests.webhooks import receiver, url_at
 
@@ -34,20 +35,6 @@ def _fingerprint(sessions) -> list:
             [tuple(getattr(r, c.key) for c in table.__table__.columns) for r in session.scalars(select(table))]
             for table in (AlertDestination, AlertDelivery, DeliveryAttempt)
         ]
-
-
-def _page_text(at: AppTest) -> str:
-    """Everything the page holds: each element's message, the tables' data included."""
-    parts = []
-
-    def walk(node) -> None:
-        if (proto := getattr(node, "proto", None)) is not None:
-            parts.append(str(proto))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return "\n".join(parts) + "\n".join(d.value.to_string() for d in at.dataframe)
 
 
 def test_the_delivery_tab_reads_only_and_lets_an_admin_add_test_and_remove(
@@ -78,7 +65,7 @@ def test_the_delivery_tab_reads_only_and_lets_an_admin_add_test_and_remove(
         )
     log = at.dataframe[1].value
     assert sorted(log["status"]) == ["failed", "sent"] and set(log["kind"]) == {"test"}
-    shown = _page_text(at)
+    shown = page_text(at)
     assert "…oken" in shown and "hush" not in shown and "SECRET" not in shown  # masked in the tables, never whole
 
     rows = _fingerprint(trained_sessions)

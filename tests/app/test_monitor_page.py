@@ -13,7 +13,7 @@ from core.config import REPO_ROOT, get_settings
 from core.db.models import AlertEvent, DriftWindow, Prediction
 from core.feedback import record_label
 from core.monitoring import schedule
-from tests.app.test_alerting_ui import _page_text
+from tests.app.page_text import page_text
 from tests.core.monitoring import conftest as monitoring
 from tests.core.monitoring.conftest import penguins_rows, rice_rows, score_rows
 from tests.servers import free_port
@@ -204,4 +204,4 @@ def test_opening_the_monitor_page_writes_nothing(
     assert _fingerprints(*urls) == before
     log = next(d.value for d in at.dataframe if "HTTP status" in d.value.columns)
     assert log["status"].tolist() == ["failed"]  # one try: a destination that is down is not tried again this run
-    assert SECRET not in _page_text(at) and down.split("/hooks")[0] in _page_text(at)  # shown masked only
+    assert SECRET not in page_text(at) and down.split("/hooks")[0] in page_text(at)  # shown masked only

@@ -14,6 +14,16 @@ from core.scoring.batch import score_file
 from tests.conftest import RICE, _use_home, add_penguins
 from tests.homes import copy_home
 
+# palmerpenguins' features as a model's contract reads them
+PENGUINS_FEATURES = [
+    {"name": "island", "role": "categorical"},
+    {"name": "bill_length_mm", "role": "numeric"},
+    {"name": "bill_depth_mm", "role": "numeric"},
+    {"name": "flipper_length_mm", "role": "numeric"},
+    {"name": "body_mass_g", "role": "numeric"},
+    {"name": "sex", "role": "categorical"},
+    {"name": "year", "role": "numeric"},  # 2007, 2008, 2009: read as three categories
+]
 FEATURES = ["Area", "Perimeter", "Major_Axis_Length", "Minor_Axis_Length", "Eccentricity", "Convex_Area", "Extent"]
 
 

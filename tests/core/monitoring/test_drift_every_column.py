@@ -17,6 +17,7 @@ from palmerpenguins import load_penguins
 from sklearn.datasets import load_diabetes
 
 from core.monitoring.drift import MIN_EFFECT, compute_drift
+from tests.core.monitoring.conftest import PENGUINS_FEATURES
 
 # (role, distinct values; 0: continuous)
 ROLES_AND_VALUES = [
@@ -132,24 +133,13 @@ def test_a_column_with_one_value_in_training_is_not_tested_and_says_why(role: st
     assert result.as_dict()["skipped"] == result.skipped
 
 
-PENGUINS = [
-    {"name": "island", "role": "categorical"},
-    {"name": "bill_length_mm", "role": "numeric"},
-    {"name": "bill_depth_mm", "role": "numeric"},
-    {"name": "flipper_length_mm", "role": "numeric"},
-    {"name": "body_mass_g", "role": "numeric"},
-    {"name": "sex", "role": "categorical"},
-    {"name": "year", "role": "numeric"},  # 2007, 2008, 2009
-]
-
-
 def _diabetes() -> tuple[pd.DataFrame, list[dict[str, str]]]:
     frame = load_diabetes(as_frame=True).frame.drop(columns="target")  # "sex": two values, scaled
     return frame, [{"name": name, "role": "numeric"} for name in frame.columns]
 
 
 def _penguins() -> tuple[pd.DataFrame, list[dict[str, str]]]:
-    return load_penguins(), PENGUINS
+    return load_penguins(), PENGUINS_FEATURES
 
 
 @pytest.mark.parametrize(("table", "column", "method"), [(_penguins, "year", "chisquare"), (_diabetes, "sex", "z")])

@@ -20,17 +20,9 @@ from core.db.models import ReferenceProfile
 from core.monitoring.drift import compute_drift
 from core.monitoring.profile import LAYOUT, Profile, build_profile
 from core.monitoring.reference import forget_cached, reference_profile, store_profile, training_data
+from tests.core.monitoring.conftest import PENGUINS_FEATURES
 
 DEMO = REPO_ROOT / "data" / "demo"
-PENGUINS = [
-    {"name": "island", "role": "categorical"},
-    {"name": "bill_length_mm", "role": "numeric"},
-    {"name": "bill_depth_mm", "role": "numeric"},
-    {"name": "flipper_length_mm", "role": "numeric"},
-    {"name": "body_mass_g", "role": "numeric"},
-    {"name": "sex", "role": "categorical"},
-    {"name": "year", "role": "numeric"},  # 2007, 2008, 2009: read as three categories
-]
 MUSHROOMS = ["cap-color", "bruises", "odor", "veil-type", "population", "habitat", "stalk-root"]
 
 
@@ -66,12 +58,12 @@ def _halves(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFr
 def test_penguins_small_windows_few_valued_year_and_missing_values() -> None:
     frame = load_penguins()
     reference, rest = _halves(frame)
-    calm = same_as_evidently(reference, rest, PENGUINS)
+    calm = same_as_evidently(reference, rest, PENGUINS_FEATURES)
     assert calm.drifted == [] and calm.columns["year"].method == "chisquare" and calm.columns["sex"].method == "z"
 
     moved = frame[frame["species"] != "Adelie"].copy()  # other species: other islands, longer bills
     moved.loc[moved.index[:3], "island"] = "Atlantis"  # unseen: data quality, left out of the comparison
-    shifted = same_as_evidently(reference, moved, PENGUINS)
+    shifted = same_as_evidently(reference, moved, PENGUINS_FEATURES)
     assert {"island", "bill_length_mm"} <= set(shifted.drifted)
     assert shifted.quality["island"]["unseen"] == 3
 
